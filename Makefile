@@ -1,0 +1,77 @@
+# Everything a fresh machine needs: `make run` and `make test` bootstrap their own virtualenvs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.13 is the Lambda runtime: use a real one when present (pyenv shims that can't run it don't count).
+PYTHON ?= $(shell for candidate in python3.13 $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13 python3; do \
+	if "$$candidate" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1; then \
+	  "$$candidate" -c 'import sys; print(sys.executable)'; break; fi; done)
+VENV := .venv
+TOOLS := .tools
+BIN := $(VENV)/bin
+export AWS_EC2_METADATA_DISABLED := true
+export AWS_DEFAULT_REGION ?= us-east-1
+export AWS_ACCESS_KEY_ID ?= local
+export AWS_SECRET_ACCESS_KEY ?= local
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help run test lint typecheck unit integration template-lint invoke build clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "no Python 3.12+ found; install python3.13"; exit 1; }
+	@echo "creating $(VENV) with $(PYTHON)"
+	"$(PYTHON)" -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml layers/bridge/requirements.txt
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(TOOLS)/.installed:
+	@test -n "$(PYTHON)" || { echo "no Python 3.12+ found; install python3.13"; exit 1; }
+	"$(PYTHON)" -m venv $(TOOLS)
+	# The SAM CLI pins boto3, click and jsonschema: it gets a venv of its own.
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet 'aws-sam-cli==1.170.0' 'cfn-lint==1.58.0'
+	@touch $@
+
+run: $(VENV)/.installed ## Run the whole bridge locally (moto, Twilio emulator, HTTP front on :3000) and deliver a demo event
+	$(BIN)/python -m local.demo
+
+test: lint typecheck template-lint ## Lint, type-check, lint the template, then run every test
+	$(BIN)/python -m pytest
+
+unit: $(VENV)/.installed ## Unit tests only
+	$(BIN)/python -m pytest tests/unit
+
+integration: $(VENV)/.installed ## Integration tests only
+	$(BIN)/python -m pytest tests/integration
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+	# Every function's module is called app, so each is checked on its own.
+	for handler in functions/*/app.py; do $(BIN)/mypy "$$handler" || exit 1; done
+
+template-lint: $(TOOLS)/.installed
+	$(TOOLS)/bin/cfn-lint template.yaml
+	$(TOOLS)/bin/sam validate --lint --template template.yaml
+
+# `sam local invoke` without Docker: the template's handler and environment, in-process, against the local stack.
+FUNCTION ?= IngestFunction
+EVENT ?= events/ingest-delivered.json
+invoke: $(VENV)/.installed ## make invoke FUNCTION=IngestFunction EVENT=events/<file>.json
+	$(BIN)/python -m local.invoke $(FUNCTION) $(EVENT)
+
+build: $(TOOLS)/.installed ## sam build (no container; needs python3.13 on PATH)
+	PATH="$(dir $(PYTHON)):$$PATH" $(TOOLS)/bin/sam build
+
+clean: ## Remove virtualenvs and build output
+	rm -rf $(VENV) $(TOOLS) .aws-sam .mypy_cache .ruff_cache .hypothesis

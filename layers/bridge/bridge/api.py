@@ -1,0 +1,140 @@
+"""HTTP API resolvers and the one place a domain error becomes an RFC 9457 problem response."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+
+from bridge.errors import BridgeError, RouteNotFound
+from bridge.ingest import InboundRequest, IngestService
+from bridge.observability import logger, record_outcome
+
+if TYPE_CHECKING:
+    from bridge.calls import CallsService
+
+PROBLEM_JSON = "application/problem+json"
+
+_MESSAGES = {
+    "rejected": "request rejected",
+    "no_active_call": "no active call",
+    "twilio_error": "twilio did not take the message",
+    "unavailable": "backing store unavailable",
+    "error": "bridge misconfigured",
+}
+
+
+def ingest_app(service: Callable[[], IngestService] | None = None) -> APIGatewayHttpResolver:
+    """The resolver of POST /events; `service` builds the use case (once per container by default)."""
+    if service is None:
+        from bridge.runtime import ingest_service
+
+        service = ingest_service
+    build = service
+    app = _resolver()
+
+    @app.post("/events")
+    def post_event() -> Response[str]:
+        request = InboundRequest(body=_raw_body(app), headers=_headers(app))
+        delivered = build().handle(request, app.lambda_context)
+        record_outcome(
+            "delivered",
+            "udm delivered",
+            event_id=delivered.event_id,
+            call_sid=delivered.call_sid,
+            message_sid=delivered.message_sid,
+            replayed=delivered.replayed,
+        )
+        headers = {"Idempotent-Replayed": "true"} if delivered.replayed else {}
+        return _json(200, delivered.body(), headers)
+
+    return app
+
+
+def calls_app(service: Callable[[], CallsService] | None = None) -> APIGatewayHttpResolver:
+    """The resolver of /calls/{key}; `service` builds the use case (once per container by default)."""
+    if service is None:
+        from bridge.runtime import calls_service
+
+        service = calls_service
+    build = service
+    app = _resolver()
+
+    @app.put("/calls/<key>")
+    def put_call(key: str) -> Response[str]:
+        call = build().register(key, _raw_body(app), _headers(app).get("content-type", ""))
+        record_outcome("registered", "call registered", recipient=call.key, call_sid=call.call_sid)
+        return _json(200, call.as_dict())
+
+    @app.get("/calls/<key>")
+    def get_call(key: str) -> Response[str]:
+        call = build().get(key)
+        record_outcome("looked_up", "call looked up", recipient=call.key, call_sid=call.call_sid)
+        return _json(200, call.as_dict())
+
+    @app.delete("/calls/<key>")
+    def delete_call(key: str) -> Response[str]:
+        call_sid = app.current_event.get_query_string_value("call_sid")
+        build().remove(key, call_sid)
+        record_outcome("unregistered", "call unregistered", recipient=key, call_sid=call_sid)
+        return Response(status_code=204)
+
+    return app
+
+
+def _resolver() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver()
+
+    @app.exception_handler(BridgeError)
+    def bridge_error(error: BridgeError) -> Response[str]:
+        return _failed(error)
+
+    @app.not_found
+    def not_found(_: NotFoundError) -> Response[str]:
+        return _failed(RouteNotFound("No route matches this method and path."))
+
+    @app.exception_handler(Exception)
+    def unexpected(error: Exception) -> Response[str]:
+        logger.exception("unexpected error")
+        return _failed(BridgeError("Unexpected error."))
+
+    return app
+
+
+def _failed(error: BridgeError) -> Response[str]:
+    fields: dict[str, Any] = {"status": error.status, "reason": error.code}
+    twilio_code = getattr(error, "twilio_code", None)
+    if twilio_code is not None:
+        fields["twilio_code"] = twilio_code
+    level = "error" if error.status >= 500 else "warning" if error.status in (401, 409) else "info"
+    message = _MESSAGES.get(error.outcome, "request failed")
+    record_outcome(error.outcome, message, level=level, detail=error.detail, **fields)
+    return problem_response(error)
+
+
+def problem_response(error: BridgeError) -> Response[str]:
+    body = error.problem()
+    if error.status == 500:
+        # The operator reads the cause in the logs; the sender learns only that it wasn't its fault.
+        body["detail"] = "The bridge could not process the event. This is not a problem with the request."
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else {}
+    return Response(status_code=error.status, content_type=PROBLEM_JSON, body=json.dumps(body), headers=headers)
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body), headers=headers)
+
+
+def _raw_body(app: APIGatewayHttpResolver) -> bytes:
+    event = app.current_event
+    body = event.body or ""
+    # HTTP APIs base64-encode bodies whose media type they don't treat as text.
+    return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
+
+
+def _headers(app: APIGatewayHttpResolver) -> dict[str, str]:
+    return {name.lower(): value for name, value in (app.current_event.headers or {}).items()}

@@ -1,0 +1,67 @@
+"""The calls API use case: register, read and remove the call a recipient key maps to."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from jsonschema import Draft202012Validator
+
+from bridge.envelope import parse_json, schema_errors
+from bridge.errors import CallNotFound, InvalidRequest, SchemaViolation, UnsupportedMediaType
+
+if TYPE_CHECKING:
+    from bridge.registry import ActiveCall, CallRegistry
+
+CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+MAX_KEY_CHARS = 256
+
+
+class CallsService:
+    def __init__(self, registry: CallRegistry, max_call_seconds: int) -> None:
+        self._registry = registry
+        self._max_call_seconds = max_call_seconds
+        self._put_validator = Draft202012Validator(
+            {
+                "type": "object",
+                "required": ["call_sid"],
+                "additionalProperties": False,
+                "properties": {
+                    "call_sid": {"type": "string", "pattern": CALL_SID.pattern},
+                    "ttl_seconds": {"type": "integer", "minimum": 1, "maximum": max_call_seconds},
+                },
+            }
+        )
+
+    def register(self, raw_key: str, body: bytes, content_type: str) -> ActiveCall:
+        key = recipient_key(raw_key)
+        if content_type.split(";", 1)[0].strip().lower() != "application/json":
+            raise UnsupportedMediaType("Content-Type must be application/json.")
+        document: Any = parse_json(body)
+        errors = schema_errors(self._put_validator, document)
+        if errors:
+            raise SchemaViolation(f"The registration has {len(errors)} schema violation(s).", errors=errors)
+        ttl = int(document.get("ttl_seconds", self._max_call_seconds))
+        return self._registry.register(key, document["call_sid"], ttl)
+
+    def get(self, raw_key: str) -> ActiveCall:
+        key = recipient_key(raw_key)
+        call = self._registry.active_call(key)
+        if call is None:
+            raise CallNotFound(f"No call is registered for {key}.")
+        return call
+
+    def remove(self, raw_key: str, call_sid: str | None) -> None:
+        key = recipient_key(raw_key)
+        if call_sid is not None and not CALL_SID.match(call_sid):
+            raise InvalidRequest("call_sid must look like CA followed by 32 hex digits.")
+        self._registry.remove(key, call_sid)
+
+
+def recipient_key(raw: str) -> str:
+    # Clients may percent-encode the key (identity%3Aalice) or not (identity:alice).
+    key = unquote(raw)
+    if not 1 <= len(key) <= MAX_KEY_CHARS:
+        raise InvalidRequest(f"The key must be 1 to {MAX_KEY_CHARS} characters long.")
+    return key

@@ -1,0 +1,115 @@
+"""Parsing, JSON Schema validation and the Content sent to Twilio."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from bridge.errors import ContentTooLarge, MalformedBody, SchemaViolation
+
+_SCHEMAS = resources.files("bridge") / "schemas"
+_MAX_REPORTED_ERRORS = 20
+_MAX_MESSAGE_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    type: str
+    timestamp: str
+    to: str
+    data: dict[str, Any]
+    body: dict[str, Any]
+
+    def content(self) -> str:
+        """The UDM Content: compact JSON the Voice SDK hands to the app as is."""
+        return json.dumps(
+            {"id": self.id, "type": self.type, "timestamp": self.timestamp, "data": self.data},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise MalformedBody(f"The body is not valid UTF-8 JSON: {error}") from None
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; accepting them would send Twilio invalid Content.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_event(event_id: str, document: Any) -> Event:
+    errors = schema_errors(_envelope_validator(), document, prefix="")
+    if not errors:
+        type_validator = _type_validator(document["type"])
+        if type_validator is not None:
+            errors = schema_errors(type_validator, document["data"], prefix="/data")
+    if errors:
+        raise SchemaViolation(f"The event has {len(errors)} schema violation(s).", errors=errors)
+    return Event(
+        id=event_id,
+        type=document["type"],
+        timestamp=document["timestamp"],
+        to=document["to"],
+        data=document["data"],
+        body=document,
+    )
+
+
+def checked_content(event: Event, max_bytes: int) -> str:
+    content = event.content()
+    size = len(content.encode("utf-8"))
+    if size > max_bytes:
+        raise ContentTooLarge(
+            f"The message content is {size} bytes; the limit is {max_bytes}.", size=size, limit=max_bytes
+        )
+    return content
+
+
+def schema_errors(validator: Draft202012Validator, instance: Any, prefix: str = "") -> list[dict[str, str]]:
+    """Every violation, each with its JSON pointer (RFC 6901) and message, in document order."""
+    found = sorted(validator.iter_errors(instance), key=lambda error: [str(p) for p in error.absolute_path])
+    return [_describe(error, prefix) for error in found[:_MAX_REPORTED_ERRORS]]
+
+
+def _describe(error: ValidationError, prefix: str) -> dict[str, str]:
+    pointer = prefix + "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in error.absolute_path)
+    message = error.message
+    if len(message) > _MAX_MESSAGE_CHARS:
+        message = message[: _MAX_MESSAGE_CHARS - 1] + "…"
+    return {"pointer": pointer, "message": message}
+
+
+def _load(path: Any) -> Draft202012Validator:
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+@cache
+def _envelope_validator() -> Draft202012Validator:
+    return _load(_SCHEMAS / "envelope.schema.json")
+
+
+@cache
+def _type_schema_files() -> dict[str, Any]:
+    # Listed once, looked up by exact name: a type can never walk out of the folder.
+    suffix = ".schema.json"
+    folder = _SCHEMAS / "types"
+    return {entry.name[: -len(suffix)]: entry for entry in folder.iterdir() if entry.name.endswith(suffix)}
+
+
+@lru_cache(maxsize=256)
+def _type_validator(event_type: str) -> Draft202012Validator | None:
+    path = _type_schema_files().get(event_type)
+    return _load(path) if path is not None else None

@@ -1,0 +1,75 @@
+"""Composition root: builds each function's service once per container, on first use.
+
+Tests and the local stack get fresh services by calling `reset()`; nothing patches module globals.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+from bridge.calls import CallsService
+from bridge.config import CallsSettings, IngestSettings
+from bridge.delivery import AttemptHttpClient, TwilioMessageSender
+from bridge.idempotency import IdempotencyGate
+from bridge.ingest import IngestService
+from bridge.registry import DynamoCallRegistry
+from bridge.retry import RetryPolicy
+from bridge.secrets import SecretStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+# Short timeouts and few retries: a sender is waiting, and the retry budget lives in the use case.
+AWS_CONFIG = Config(
+    connect_timeout=1,
+    read_timeout=2,
+    retries={"mode": "standard", "max_attempts": 3},
+    tcp_keepalive=True,
+)
+
+
+@cache
+def dynamodb() -> DynamoDBClient:
+    return boto3.client("dynamodb", config=AWS_CONFIG)
+
+
+@cache
+def ingest_service() -> IngestService:
+    settings = IngestSettings.from_env()
+    secrets = SecretStore(settings.secrets_max_age_seconds, boto_config=AWS_CONFIG)
+    delivery = settings.delivery
+    sender = TwilioMessageSender(
+        credentials=lambda: secrets.twilio_credentials(settings.twilio_secret_id),
+        http_client=AttemptHttpClient(timeout=delivery.timeout_seconds),
+        base_url=settings.twilio_api_base_url,
+    )
+    return IngestService(
+        webhook_secrets=lambda: secrets.webhook_secrets(settings.webhook_secret_id),
+        registry=DynamoCallRegistry(settings.calls_table, dynamodb()),
+        sender=sender,
+        idempotency=IdempotencyGate(settings.idempotency_table, dynamodb(), settings.idempotency_ttl_seconds),
+        retry_policy=RetryPolicy(
+            max_attempts=delivery.max_attempts,
+            attempt_timeout=delivery.timeout_seconds,
+            base_delay=delivery.backoff_base_seconds,
+            max_delay=delivery.backoff_cap_seconds,
+        ),
+        max_content_bytes=settings.max_content_bytes,
+        reserve_seconds=delivery.reserve_seconds,
+    )
+
+
+@cache
+def calls_service() -> CallsService:
+    settings = CallsSettings.from_env()
+    return CallsService(DynamoCallRegistry(settings.calls_table, dynamodb()), settings.max_call_seconds)
+
+
+def reset() -> None:
+    """Forget every built service and client, as a new container would."""
+    for factory in (dynamodb, ingest_service, calls_service):
+        factory.cache_clear()

@@ -1,0 +1,1 @@
+"""Local development helpers (emulators and tooling that never ship to Lambda)."""

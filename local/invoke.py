@@ -1,0 +1,95 @@
+"""`make invoke FUNCTION=IngestFunction EVENT=events/<file>.json`: what `sam local invoke` does,
+without Docker. The template's handler and environment, the event file, the response and logs.
+
+It uses the stack `make run` serves when one is up (moto on :5005, emulator on :4010); otherwise it
+starts a throwaway one with a live demo call for identity:alice. Ingest events are re-signed with
+the stack's webhook secret first, as a sender would sign them now.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from local import template
+from local.demo import DEMO_KEY
+from local.lambda_runtime import invoke, response_body
+from local.sign import local_secret, resign_event
+from local.stack import LocalStack, aws_environment
+from local.template import ROOT
+
+ENV_FILE = ROOT / "events" / "env.json"
+
+
+def running_stack(aws: str, twilio: str) -> bool:
+    try:
+        return requests.get(f"{twilio}/_emulator/health", timeout=0.5).ok
+    except requests.RequestException:
+        return False
+
+
+def function_environment(function: template.Function, overrides: dict[str, Any]) -> dict[str, str]:
+    """As `sam local invoke --env-vars`: template variables, overridden by env.json's Parameters
+    and then by its section for this function."""
+    env = {name: str(value) for name, value in function.environment.items() if not isinstance(value, dict)}
+    env.update({k: str(v) for k, v in overrides.get("Parameters", {}).items()})
+    env.update({k: str(v) for k, v in overrides.get(function.logical_id, {}).items()})
+    return env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("function", help="logical ID in template.yaml, e.g. IngestFunction")
+    parser.add_argument("event", type=Path, help="API Gateway event JSON file")
+    parser.add_argument("--aws-endpoint", default="http://127.0.0.1:5005")
+    parser.add_argument("--twilio", default="http://127.0.0.1:4010")
+    parser.add_argument("--no-resign", action="store_true", help="send the event's signature as it is")
+    args = parser.parse_args(argv)
+
+    functions = template.load().functions()
+    if args.function not in functions:
+        parser.error(f"unknown function {args.function}; the template has {', '.join(functions)}")
+    function = functions[args.function]
+    event = json.loads(args.event.read_text())
+
+    stack: LocalStack | None = None
+    if running_stack(args.aws_endpoint, args.twilio):
+        print(f"using the running local stack ({args.aws_endpoint}, {args.twilio})", file=sys.stderr)
+        aws, twilio = args.aws_endpoint, args.twilio
+        secret = local_secret(aws)
+    else:
+        print("no local stack is running; starting a throwaway one", file=sys.stderr)
+        stack = LocalStack().start()
+        aws, twilio = stack.aws_endpoint, stack.emulator.base_url
+        secret = stack.credentials.webhook_secret
+        call = stack.emulator.create_call(stack.credentials.account.account_sid)
+        stack.client("dynamodb").put_item(
+            TableName=stack.table_name("CallsTable"),
+            Item={"recipient": {"S": DEMO_KEY}, "call_sid": {"S": call["sid"]}, "expires_at": {"N": "4102444800"}},
+        )
+
+    overrides = json.loads(ENV_FILE.read_text()) if ENV_FILE.exists() else {}
+    os.environ.update(function_environment(function, overrides))
+    os.environ.update(aws_environment(aws))
+    os.environ["TWILIO_API_BASE_URL"] = twilio
+    if "webhook-signature" in event.get("headers", {}) and not args.no_resign:
+        event = resign_event(event, secret)
+
+    print(
+        f"invoking {function.logical_id} ({function.handler} in {function.code_uri.relative_to(ROOT)})", file=sys.stderr
+    )
+    response = invoke(function, event)
+    print(json.dumps({**response, "body": response_body(response).decode("utf-8", "replace")}, indent=2))
+    if stack is not None:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""What the Lambda runtime gives a handler, in-process: the module named by the template's Handler,
+a context with a real deadline, and API Gateway HTTP API 2.0 events."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qsl
+
+from local.template import Function
+
+# Media types API Gateway HTTP APIs pass to Lambda as text; everything else arrives base64-encoded.
+_TEXT_TYPES = ("text/", "application/json", "application/javascript", "application/xml")
+
+
+@dataclass
+class LocalContext:
+    """A LambdaContext with the attributes Powertools reads and a deadline that really runs out."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    timeout_seconds: float = 10
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+        self.log_group_name = self.log_group_name or f"/aws/lambda/{self.function_name}"
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+_modules: dict[str, ModuleType] = {}
+
+
+def load_handler(function: Function) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """Imports CodeUri/<module>.py under a unique name (every function's module is called app)."""
+    module_name, _, attribute = function.handler.rpartition(".")
+    key = f"lambda_functions.{function.logical_id}.{module_name}"
+    if key not in _modules:
+        path = function.code_uri / (module_name.replace(".", "/") + ".py")
+        spec = importlib.util.spec_from_file_location(key, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _modules[key] = module
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]] = getattr(_modules[key], attribute)
+    return handler
+
+
+def invoke(function: Function, event: dict[str, Any]) -> dict[str, Any]:
+    context = LocalContext(function.logical_id, function.memory, function.timeout)
+    return load_handler(function)(event, context)
+
+
+def http_event(
+    method: str,
+    path: str,
+    *,
+    route_key: str,
+    path_parameters: Mapping[str, str] | None = None,
+    query: str = "",
+    headers: Mapping[str, str] | None = None,
+    body: bytes | str | None = None,
+    host: str = "127.0.0.1:3000",
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """An API Gateway HTTP API payload 2.0 event, shaped as AWS sends it."""
+    lowered: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        name = name.lower()
+        # HTTP APIs join repeated headers with commas.
+        lowered[name] = f"{lowered[name]},{value}" if name in lowered else value
+    lowered.setdefault("host", host)
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    is_text = any(lowered.get("content-type", "").lower().startswith(kind) for kind in _TEXT_TYPES)
+    now = datetime.now(UTC)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": host.split(":")[0],
+            "domainPrefix": "local",
+            "http": {
+                "method": method.upper(),
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": uuid.uuid4().hex[:16],
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    if "cookie" in lowered:
+        event["cookies"] = [part.strip() for part in lowered["cookie"].split(";")]
+    if query:
+        params: dict[str, str] = {}
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            params[name] = f"{params[name]},{value}" if name in params else value
+        event["queryStringParameters"] = params
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    if raw:
+        if is_text:
+            event["body"] = raw.decode("utf-8", errors="replace")
+        else:
+            event["body"] = base64.b64encode(raw).decode("ascii")
+            event["isBase64Encoded"] = True
+    return event
+
+
+def response_body(response: Mapping[str, Any]) -> bytes:
+    body = response.get("body") or ""
+    return base64.b64decode(body) if response.get("isBase64Encoded") else str(body).encode("utf-8")
+
+
+def response_json(response: Mapping[str, Any]) -> Any:
+    return json.loads(response_body(response) or b"null")

@@ -1,0 +1,90 @@
+"""Signing helper for senders: Standard Webhooks headers for a body, a ready curl line, or a send.
+
+    python -m local.sign body.json                      # headers + curl line for the local front
+    python -m local.sign body.json --send               # sign and POST it, print the answer
+    python -m local.sign body.json --secret whsec_...   # sign with an explicit secret
+    python -m local.sign --resign events/ingest-delivered.json   # refresh a sample event's signature
+
+Without --secret, the secret is read the way the bridge reads it: from the local stack's
+Secrets Manager (moto on 127.0.0.1:5005 while `make run` is up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from local.stack import WEBHOOK_SECRET_NAME, aws_environment, sign
+
+DEFAULT_AWS = "http://127.0.0.1:5005"
+DEFAULT_FRONT = "http://127.0.0.1:3000"
+
+
+def local_secret(aws_endpoint: str = DEFAULT_AWS) -> str:
+    import boto3
+
+    env = aws_environment(aws_endpoint)
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=aws_endpoint,
+        region_name=env["AWS_DEFAULT_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    raw = client.get_secret_value(SecretId=WEBHOOK_SECRET_NAME)["SecretString"]
+    secrets = json.loads(raw) if raw.lstrip().startswith("[") else [raw]
+    return str(secrets[-1])
+
+
+def resign_event(event: dict[str, Any], secret: str) -> dict[str, Any]:
+    """Gives an API Gateway event file fresh Standard Webhooks headers for its own body."""
+    headers = {k: v for k, v in event.get("headers", {}).items() if not k.startswith("webhook-")}
+    event_id = event.get("headers", {}).get("webhook-id")
+    headers.update(sign(event.get("body") or "", secret, event_id=event_id))
+    return {**event, "headers": headers}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("file", help="a JSON body to sign, or with --resign an API Gateway event file")
+    parser.add_argument("--secret", help="whsec_... secret (default: the local stack's)")
+    parser.add_argument("--id", dest="event_id", help="webhook-id to use (default: a new one)")
+    parser.add_argument("--url", default=DEFAULT_FRONT + "/events")
+    parser.add_argument("--aws-endpoint", default=DEFAULT_AWS)
+    parser.add_argument("--send", action="store_true", help="POST the signed body and print the answer")
+    parser.add_argument("--resign", action="store_true", help="rewrite an event file's signature in place")
+    args = parser.parse_args(argv)
+    secret = args.secret or local_secret(args.aws_endpoint)
+    path = Path(args.file)
+
+    if args.resign:
+        event = resign_event(json.loads(path.read_text()), secret)
+        path.write_text(json.dumps(event, indent=2) + "\n")
+        print(f"re-signed {path} (webhook-id {event['headers']['webhook-id']})")
+        return 0
+
+    body = path.read_text()
+    headers = sign(body, secret, event_id=args.event_id)
+    if args.send:
+        reply = requests.post(args.url, data=body.encode("utf-8"), headers=headers, timeout=30)
+        print(f"HTTP {reply.status_code}")
+        for name in ("Content-Type", "Retry-After", "Idempotent-Replayed"):
+            if name in reply.headers:
+                print(f"{name}: {reply.headers[name]}")
+        print(reply.text)
+        return 0 if reply.ok else 1
+    for name, value in headers.items():
+        print(f"{name}: {value}")
+    flags = " ".join(f"-H {shlex.quote(f'{k}: {v}')}" for k, v in headers.items())
+    print(f"\ncurl -sS -X POST {shlex.quote(args.url)} {flags} --data-binary @{shlex.quote(str(path))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

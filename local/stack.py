@@ -1,0 +1,200 @@
+"""The local stack: moto's server as DynamoDB and Secrets Manager, the Twilio emulator, and the
+HTTP front, all on loopback. Tables come from template.yaml's own definitions; secrets are seeded
+with random local values every start, so nothing secret-looking lives in the repository."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+from standardwebhooks.webhooks import Webhook
+
+from local import template
+from local.front import HttpFront
+from local.lambda_runtime import invoke
+from local.twilio_emulator import Account, TwilioEmulator
+
+TWILIO_SECRET_NAME = "udm-bridge/local/twilio"
+WEBHOOK_SECRET_NAME = "udm-bridge/local/webhook"
+REGION = "us-east-1"
+# Keys of the create_table API that a template's table properties map onto directly.
+_TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
+
+
+def aws_environment(endpoint: str) -> dict[str, str]:
+    """boto3's own variables: no custom endpoint settings, no metadata probes, dummy credentials."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+@dataclass(frozen=True)
+class Credentials:
+    account: Account
+    webhook_secret: str
+
+
+def random_account() -> Account:
+    return Account(
+        account_sid="AC" + secrets.token_hex(16),
+        auth_token=secrets.token_hex(16),
+        api_key_sid="SK" + secrets.token_hex(16),
+        api_key_secret=secrets.token_hex(16),
+    )
+
+
+class LocalStack:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        moto_port: int = 0,
+        emulator_port: int = 0,
+        front_port: int | None = None,
+    ) -> None:
+        self.host = host
+        self._moto_port = moto_port
+        self._emulator_port = emulator_port
+        self._front_port = front_port
+        self.template = template.load()
+        self.functions = self.template.functions()
+        self.credentials = Credentials(account=random_account(), webhook_secret=new_webhook_secret())
+        self.emulator = TwilioEmulator([self.credentials.account], host=host, port=emulator_port)
+        self.front: HttpFront | None = None
+        self._moto: ThreadedMotoServer | None = None
+        self.aws_endpoint = ""
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        # moto's server logs one access line per request through werkzeug.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._moto = ThreadedMotoServer(ip_address=self.host, port=self._moto_port, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.aws_endpoint = f"http://{host}:{port}"
+        self.create_tables()
+        self.seed_secrets()
+        self.emulator.start()
+        if self._front_port is not None:
+            self.front = HttpFront(self.functions, self.host, self._front_port).start()
+        return self
+
+    def stop(self) -> None:
+        if self.front is not None:
+            self.front.stop()
+        self.emulator.stop()
+        if self._moto is not None:
+            self._moto.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # -- AWS side ------------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.aws_endpoint,
+            region_name=REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def table_name(self, logical_id: str) -> str:
+        # Locally a table is named after its logical ID; CloudFormation names the deployed ones.
+        return logical_id
+
+    def create_tables(self) -> None:
+        dynamodb = self.client("dynamodb")
+        for logical_id, properties in self.template.tables().items():
+            request = {key: properties[key] for key in _TABLE_KEYS if key in properties}
+            if "StreamSpecification" in properties:
+                request["StreamSpecification"] = {"StreamEnabled": True, **properties["StreamSpecification"]}
+            dynamodb.create_table(TableName=self.table_name(logical_id), **request)
+            ttl = properties.get("TimeToLiveSpecification")
+            if ttl:
+                dynamodb.update_time_to_live(TableName=self.table_name(logical_id), TimeToLiveSpecification=ttl)
+
+    def seed_secrets(self) -> None:
+        manager = self.client("secretsmanager")
+        account = self.credentials.account
+        twilio_secret = {"account_sid": account.account_sid, "auth_token": account.auth_token}
+        manager.create_secret(Name=TWILIO_SECRET_NAME, SecretString=json.dumps(twilio_secret))
+        manager.create_secret(Name=WEBHOOK_SECRET_NAME, SecretString=self.credentials.webhook_secret)
+
+    def put_secret(self, name: str, value: str) -> None:
+        self.client("secretsmanager").put_secret_value(SecretId=name, SecretString=value)
+
+    # -- functions -----------------------------------------------------------------------------
+
+    def references(self) -> dict[str, str]:
+        """Local values for the template's Refs: parameters take their defaults unless named here."""
+        values = {name: str(spec["Default"]) for name, spec in self.template.parameters.items() if "Default" in spec}
+        values.update({logical_id: self.table_name(logical_id) for logical_id in self.template.tables()})
+        values.update({"TwilioSecretArn": TWILIO_SECRET_NAME, "WebhookSecretArn": WEBHOOK_SECRET_NAME})
+        return values
+
+    def environment(self) -> dict[str, str]:
+        """Every function's environment from the template, plus what points them at this stack."""
+        references = self.references()
+        env: dict[str, str] = {}
+        for function in self.functions.values():
+            for name, value in function.environment.items():
+                env.setdefault(name, template.resolve(value, references))
+        env.update(aws_environment(self.aws_endpoint))
+        env["TWILIO_API_BASE_URL"] = self.emulator.base_url
+        return env
+
+    def apply_environment(self) -> None:
+        """Handlers run in this process, so they read their configuration from its environment."""
+        os.environ.update(self.environment())
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        return invoke(self.functions[logical_id], event)
+
+    # -- senders -------------------------------------------------------------------------------
+
+    def sign(self, body: bytes | str, event_id: str | None = None, timestamp: float | None = None) -> dict[str, str]:
+        return sign(body, self.credentials.webhook_secret, event_id=event_id, timestamp=timestamp)
+
+
+def new_webhook_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def sign(
+    body: bytes | str,
+    secret: str,
+    *,
+    event_id: str | None = None,
+    timestamp: float | None = None,
+) -> dict[str, str]:
+    """Standard Webhooks headers for a body, as a sender computes them."""
+    from datetime import UTC, datetime
+
+    text = body.decode("utf-8") if isinstance(body, bytes) else body
+    event_id = event_id or "evt_" + secrets.token_hex(12)
+    moment = datetime.fromtimestamp(time.time() if timestamp is None else timestamp, tz=UTC)
+    return {
+        "webhook-id": event_id,
+        "webhook-timestamp": str(int(moment.timestamp())),
+        "webhook-signature": Webhook(secret).sign(event_id, moment, text),
+        "content-type": "application/json",
+    }

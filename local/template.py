@@ -1,0 +1,134 @@
+"""Reads template.yaml the way SAM does, for the local stack: functions, routes, environment, tables."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that turns CloudFormation short-form tags (!Ref, !Sub, ...) into their long form."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if tag_suffix == "Ref":
+        return {"Ref": value}
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{tag_suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    auth: str | None
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if method.upper() != self.method and self.method != "ANY":
+            return None
+        found = re.fullmatch(_path_regex(self.path), path)
+        return found.groupdict() if found else None
+
+
+@dataclass(frozen=True)
+class Function:
+    logical_id: str
+    code_uri: Path
+    handler: str
+    timeout: int
+    memory: int
+    environment: dict[str, Any]
+    routes: list[Route] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Template:
+    document: dict[str, Any]
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        return dict(self.document.get("Resources", {}))
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return dict(self.document.get("Parameters", {}))
+
+    def functions(self) -> dict[str, Function]:
+        globals_ = self.document.get("Globals", {}).get("Function", {})
+        found = {}
+        for logical_id, resource in self.resources.items():
+            if resource.get("Type") != "AWS::Serverless::Function":
+                continue
+            props = {**globals_, **resource.get("Properties", {})}
+            environment = {
+                **globals_.get("Environment", {}).get("Variables", {}),
+                **resource.get("Properties", {}).get("Environment", {}).get("Variables", {}),
+            }
+            routes = [
+                Route(
+                    method=event["Properties"]["Method"].upper(),
+                    path=event["Properties"]["Path"],
+                    auth=event["Properties"].get("Auth", {}).get("Authorizer"),
+                )
+                for event in props.get("Events", {}).values()
+                if event.get("Type") == "HttpApi"
+            ]
+            found[logical_id] = Function(
+                logical_id=logical_id,
+                code_uri=ROOT / props["CodeUri"],
+                handler=props["Handler"],
+                timeout=int(props.get("Timeout", 3)),
+                memory=int(props.get("MemorySize", 128)),
+                environment=environment,
+                routes=routes,
+            )
+        return found
+
+    def tables(self) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: resource.get("Properties", {})
+            for logical_id, resource in self.resources.items()
+            if resource.get("Type") == "AWS::DynamoDB::Table"
+        }
+
+
+def _path_regex(path: str) -> str:
+    pattern = re.escape(path)
+    pattern = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", pattern)  # greedy {proxy+}
+    return re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", pattern)
+
+
+@cache
+def load(path: Path = TEMPLATE) -> Template:
+    return Template(yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader))  # noqa: S506 - SafeLoader subclass
+
+
+def resolve(value: Any, references: dict[str, str]) -> str:
+    """Resolves the intrinsics a local run can know: Refs to parameters and resources."""
+    if isinstance(value, str | int | float | bool):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in references:
+        return references[value["Ref"]]
+    raise ValueError(f"cannot resolve {value!r} locally; add it to the local references")

@@ -1,0 +1,864 @@
+"""Local stand-in for the slice of Twilio's REST API the bridge uses (Call User Defined Messages).
+
+The real ``twilio`` client can be pointed at it (``client.api.base_url = emulator.base_url``) so the
+bridge and its tests talk real HTTP over loopback. A JSON control API under ``/_emulator/`` (and the
+matching in-process helpers) creates calls, changes their status, injects faults and exposes what was
+accepted. Standard library only.
+
+Run standalone::
+
+    python -m local.twilio_emulator --port 4010 --account-sid AC... --auth-token ...
+"""
+
+import argparse
+import base64
+import binascii
+import contextlib
+import email.utils
+import json
+import logging
+import os
+import re
+import secrets
+import signal
+import socket
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType, TracebackType
+from typing import Any, Self, cast
+
+__all__ = ["CALL_STATUSES", "Account", "EmulatorControl", "TwilioEmulator", "main"]
+
+logger = logging.getLogger(__name__)
+
+CALL_STATUSES: frozenset[str] = frozenset(
+    {"queued", "initiated", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"}
+)
+_UDM_ACCEPTING_STATUSES = frozenset({"ringing", "in-progress"})
+_NOT_IN_PROGRESS_MESSAGE = "Call is not in-progress or ringing. Cannot send User Defined Message"
+
+_ACCOUNT_SID_RE = re.compile(r"AC[0-9a-fA-F]{32}")
+_CALL_SID_RE = re.compile(r"CA[0-9a-fA-F]{32}")
+_API_KEY_SID_RE = re.compile(r"SK[0-9a-fA-F]{32}")
+# Segments are matched loosely so malformed SIDs get Twilio's 404 rather than falling through.
+_UDM_PATH_RE = re.compile(r"/2010-04-01/Accounts/([^/]+)/Calls/([^/]+)/UserDefinedMessages\.json")
+_CALL_CONTROL_PATH_RE = re.compile(r"/_emulator/calls/([^/]+)")
+
+_MAX_CONTENT_BYTES = 10240
+# Far above any legitimate UDM form body; bounds memory for a misbehaving client.
+_MAX_BODY_BYTES = 1024 * 1024
+_IDLE_TIMEOUT_SECONDS = 60.0
+
+_FAULT_KEYS = frozenset({"status", "count", "retry_after", "latency_ms", "drop", "code", "message"})
+_FAULT_STATUS_ERRORS: dict[int, tuple[int, str]] = {
+    429: (20429, "Too Many Requests"),
+    500: (20500, "Internal Server Error"),
+    503: (20503, "Service Unavailable"),
+}
+
+JSONDict = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Account:
+    """Credentials the emulator accepts for one Twilio account (auth token and optional API key)."""
+
+    account_sid: str
+    # Secrets stay out of repr() so they can't leak into logs or pytest failure output.
+    auth_token: str = field(repr=False)
+    api_key_sid: str | None = None
+    api_key_secret: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not _ACCOUNT_SID_RE.fullmatch(self.account_sid):
+            raise ValueError(f"account_sid must match ^AC[0-9a-fA-F]{{32}}$, got {self.account_sid!r}")
+        if not self.auth_token:
+            raise ValueError("auth_token must not be empty")
+        if (self.api_key_sid is None) != (self.api_key_secret is None):
+            raise ValueError("api_key_sid and api_key_secret must be given together")
+        if self.api_key_sid is not None and not _API_KEY_SID_RE.fullmatch(self.api_key_sid):
+            raise ValueError(f"api_key_sid must match ^SK[0-9a-fA-F]{{32}}$, got {self.api_key_sid!r}")
+        if self.api_key_secret is not None and not self.api_key_secret:
+            raise ValueError("api_key_secret must not be empty")
+
+
+@dataclass
+class _Call:
+    sid: str
+    account_sid: str
+    status: str
+
+    def as_dict(self) -> JSONDict:
+        return {"sid": self.sid, "account_sid": self.account_sid, "status": self.status}
+
+
+@dataclass
+class _Fault:
+    remaining: int
+    status: int | None = None
+    retry_after: int | None = None
+    code: int | None = None
+    message: str | None = None
+    latency_ms: float | None = None
+    drop: str | None = None
+
+    def as_dict(self) -> JSONDict:
+        raw: JSONDict = {
+            "count": self.remaining,
+            "status": self.status,
+            "retry_after": self.retry_after,
+            "code": self.code,
+            "message": self.message,
+            "latency_ms": self.latency_ms,
+            "drop": self.drop,
+        }
+        return {key: value for key, value in raw.items() if value is not None}
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _BodyError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _is_int(value: object) -> bool:
+    # bool is an int subclass; True must not silently mean 1.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _parse_fault(raw: object) -> _Fault:
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"a fault must be a JSON object, got {type(raw).__name__}")
+    unknown = set(raw) - _FAULT_KEYS
+    if unknown:
+        raise ValueError(f"unknown fault keys: {sorted(unknown)}")
+    count = raw.get("count", 1)
+    if not _is_int(count) or count < 1:
+        raise ValueError("fault 'count' must be an integer >= 1")
+    status = raw.get("status")
+    if status is not None and (not _is_int(status) or not 400 <= status <= 599):
+        raise ValueError("fault 'status' must be an integer HTTP status in 400..599")
+    drop = raw.get("drop")
+    if drop is not None and drop not in ("before", "after"):
+        raise ValueError("fault 'drop' must be 'before' or 'after'")
+    latency_ms = raw.get("latency_ms")
+    if latency_ms is not None and (
+        isinstance(latency_ms, bool) or not isinstance(latency_ms, int | float) or latency_ms < 0
+    ):
+        raise ValueError("fault 'latency_ms' must be a number >= 0")
+    retry_after = raw.get("retry_after")
+    if retry_after is not None and (not _is_int(retry_after) or retry_after < 0):
+        raise ValueError("fault 'retry_after' must be an integer number of seconds >= 0")
+    code = raw.get("code")
+    if code is not None and not _is_int(code):
+        raise ValueError("fault 'code' must be an integer")
+    message = raw.get("message")
+    if message is not None and not isinstance(message, str):
+        raise ValueError("fault 'message' must be a string")
+    if status is None and drop is None and latency_ms is None:
+        raise ValueError("a fault needs at least one of 'status', 'drop', 'latency_ms'")
+    if status is not None and drop is not None:
+        raise ValueError("a fault cannot both answer with 'status' and 'drop' the connection")
+    if status is None and (retry_after is not None or code is not None or message is not None):
+        raise ValueError("'retry_after', 'code' and 'message' only apply to a 'status' fault")
+    return _Fault(
+        remaining=count,
+        status=status,
+        retry_after=retry_after,
+        code=code,
+        message=message,
+        latency_ms=latency_ms,
+        drop=drop,
+    )
+
+
+def _iter_faults(fault: Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> list[_Fault]:
+    items: Iterable[object] = [fault] if isinstance(fault, Mapping) else fault
+    return [_parse_fault(item) for item in items]
+
+
+def _check_status(status: object) -> str:
+    if not isinstance(status, str) or status not in CALL_STATUSES:
+        raise ValueError(f"invalid call status {status!r}; expected one of {sorted(CALL_STATUSES)}")
+    return status
+
+
+def _rfc2822_now() -> str:
+    stamp = email.utils.format_datetime(datetime.now(UTC))
+    # Twilio always writes "+0000"; never let a "-0000"/"GMT" variant through.
+    if not stamp.endswith("+0000"):
+        stamp = stamp.rsplit(" ", 1)[0] + " +0000"
+    return stamp
+
+
+def _json_reply(status: int, payload: object, headers: Mapping[str, str] | None = None) -> _Reply:
+    reply_headers = {"Content-Type": "application/json"}
+    reply_headers.update(headers or {})
+    return _Reply(status, json.dumps(payload).encode("utf-8"), reply_headers)
+
+
+def _twilio_error(status: int, code: int, message: str, headers: Mapping[str, str] | None = None) -> _Reply:
+    body = {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+    reply_headers = {"Twilio-Request-Id": "RQ" + secrets.token_hex(16)}
+    reply_headers.update(headers or {})
+    return _json_reply(status, body, reply_headers)
+
+
+def _twilio_not_found(path: str) -> _Reply:
+    return _twilio_error(404, 20404, f"The requested resource {path} was not found")
+
+
+def _fault_reply(fault: _Fault) -> _Reply:
+    status = cast(int, fault.status)
+    default_code, default_message = _FAULT_STATUS_ERRORS.get(
+        status, (20000 + status, HTTPStatus(status).phrase if status in HTTPStatus else "Error")
+    )
+    headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+    return _twilio_error(
+        status,
+        fault.code if fault.code is not None else default_code,
+        fault.message or default_message,
+        headers,
+    )
+
+
+def _reject_json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text, parse_constant=_reject_json_constant)
+    except ValueError:  # JSONDecodeError is a ValueError
+        return False
+    return True
+
+
+class TwilioEmulator:
+    """In-process Twilio REST API emulator serving HTTP on loopback from a daemon thread."""
+
+    def __init__(self, accounts: Iterable[Account], host: str = "127.0.0.1", port: int = 0) -> None:
+        self._accounts: tuple[Account, ...] = tuple(accounts)
+        if not self._accounts:
+            raise ValueError("at least one Account is required")
+        sids = [account.account_sid for account in self._accounts]
+        if len(set(sids)) != len(sids):
+            raise ValueError("account SIDs must be unique")
+        self._host = host
+        self._port = port
+        self._lock = threading.Lock()
+        self._calls: dict[str, _Call] = {}
+        self._messages: list[JSONDict] = []
+        self._idempotency: dict[tuple[str, str, str], JSONDict] = {}
+        self._faults: deque[_Fault] = deque()
+        self._stats: dict[str, int] = self._zero_stats()
+        self._connections: set[socket.socket] = set()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        if self._server is not None:
+            raise RuntimeError("emulator already started")
+        server = _Server((self._host, self._port), self)
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="twilio-emulator", daemon=True
+        )
+        thread.start()
+        self._server, self._thread = server, thread
+        logger.debug("twilio emulator listening on %s", self.base_url)
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._server = self._thread = None
+        server.shutdown()
+        server.server_close()
+        # Keep-alive handler threads would otherwise linger on idle pooled client connections.
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self if self._server is not None else self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("emulator is not running; call start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def accounts(self) -> tuple[Account, ...]:
+        return self._accounts
+
+    # -- state helpers (shared by the HTTP control API) ------------------------------------------------
+
+    def create_call(
+        self, account_sid: str | None = None, status: str = "in-progress", sid: str | None = None
+    ) -> JSONDict:
+        owner = self._accounts[0].account_sid if account_sid is None else account_sid
+        if owner not in {account.account_sid for account in self._accounts}:
+            raise ValueError(f"unknown account_sid {owner!r}")
+        _check_status(status)
+        if sid is None:
+            sid = "CA" + secrets.token_hex(16)
+        elif not isinstance(sid, str) or not _CALL_SID_RE.fullmatch(sid):
+            raise ValueError(f"call sid must match ^CA[0-9a-fA-F]{{32}}$, got {sid!r}")
+        with self._lock:
+            if sid in self._calls:
+                raise ValueError(f"call {sid} already exists")
+            call = _Call(sid=sid, account_sid=owner, status=status)
+            self._calls[sid] = call
+            return call.as_dict()
+
+    def set_call_status(self, call_sid: str, status: str) -> JSONDict:
+        _check_status(status)
+        with self._lock:
+            call = self._calls.get(call_sid)
+            if call is None:
+                raise KeyError(f"unknown call {call_sid}")
+            call.status = status
+            return call.as_dict()
+
+    def calls(self) -> list[JSONDict]:
+        with self._lock:
+            return [call.as_dict() for call in self._calls.values()]
+
+    def messages(self) -> list[JSONDict]:
+        with self._lock:
+            return [dict(message) for message in self._messages]
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._stats)
+
+    def add_fault(self, fault: Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> None:
+        """Queue one fault (or several, in order). Invalid input raises ValueError and queues nothing."""
+        parsed = _iter_faults(fault)
+        with self._lock:
+            self._faults.extend(parsed)
+
+    def faults(self) -> list[JSONDict]:
+        with self._lock:
+            return [fault.as_dict() for fault in self._faults]
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._calls.clear()
+            self._messages.clear()
+            self._idempotency.clear()
+            self._faults.clear()
+            self._stats = self._zero_stats()
+
+    # -- internals used by the request handler ---------------------------------------------------------
+
+    @staticmethod
+    def _zero_stats() -> dict[str, int]:
+        return {"udm_requests": 0, "udm_created": 0, "udm_replayed": 0, "faults_injected": 0}
+
+    def _track(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._connections.add(conn)
+
+    def _untrack(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._connections.discard(conn)
+
+    def _begin_udm_request(self) -> _Fault | None:
+        """Count a UDM POST and consume the fault (if any) that applies to it."""
+        with self._lock:
+            self._stats["udm_requests"] += 1
+            if not self._faults:
+                return None
+            fault = self._faults[0]
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                self._faults.popleft()
+            self._stats["faults_injected"] += 1
+            return fault
+
+    def _authenticate(self, authorization: str | None) -> Account | None:
+        if not authorization:
+            return None
+        scheme, _, param = authorization.strip().partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            decoded = base64.b64decode(param.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        username, sep, password = decoded.partition(b":")
+        if not sep:
+            return None
+        for account in self._accounts:
+            pairs = [(account.account_sid, account.auth_token)]
+            if account.api_key_sid is not None and account.api_key_secret is not None:
+                pairs.append((account.api_key_sid, account.api_key_secret))
+            for expected_user, expected_password in pairs:
+                # Evaluate both comparisons so timing doesn't reveal which half matched.
+                user_ok = secrets.compare_digest(username, expected_user.encode("utf-8"))
+                password_ok = secrets.compare_digest(password, expected_password.encode("utf-8"))
+                if user_ok and password_ok:
+                    return account
+        return None
+
+    def _process_udm(
+        self, path: str, account_sid: str, call_sid: str, authorization: str | None, body: bytes
+    ) -> _Reply:
+        if not _ACCOUNT_SID_RE.fullmatch(account_sid) or not _CALL_SID_RE.fullmatch(call_sid):
+            return _twilio_not_found(path)
+        account = self._authenticate(authorization)
+        if account is None or account.account_sid != account_sid:
+            return _twilio_error(401, 20003, "Authenticate", {"WWW-Authenticate": 'Basic realm="Twilio API"'})
+        try:
+            form = urllib.parse.parse_qs(body.decode("utf-8"), keep_blank_values=True)
+        except UnicodeDecodeError:
+            return _twilio_error(400, 20001, "Request body must be UTF-8 encoded form data")
+        content = (form.get("Content") or [""])[0]
+        idempotency_key = (form.get("IdempotencyKey") or [""])[0] or None
+
+        # Everything from the call lookup to recording runs under the lock so concurrent retries that
+        # share an IdempotencyKey can never both create a message.
+        with self._lock:
+            call = self._calls.get(call_sid)
+            if call is None or call.account_sid != account_sid:
+                return _twilio_not_found(path)
+            replay_key = (account_sid, call_sid, idempotency_key) if idempotency_key else None
+            if replay_key is not None and replay_key in self._idempotency:
+                self._stats["udm_replayed"] += 1
+                return _json_reply(201, self._idempotency[replay_key])
+            if not content:
+                return _twilio_error(400, 20001, "Missing required parameter Content in the post body")
+            if len(content.encode("utf-8")) > _MAX_CONTENT_BYTES:
+                return _twilio_error(400, 32703, "Content body exceeded max length")
+            if not _is_json(content):
+                return _twilio_error(400, 20001, "Content must be a valid JSON string")
+            if call.status not in _UDM_ACCEPTING_STATUSES:
+                return _twilio_error(400, 21220, _NOT_IN_PROGRESS_MESSAGE)
+            resource: JSONDict = {
+                "account_sid": account_sid,
+                "call_sid": call_sid,
+                "sid": "KX" + secrets.token_hex(16),
+                "date_created": _rfc2822_now(),
+            }
+            self._messages.append(
+                {
+                    "sid": resource["sid"],
+                    "account_sid": account_sid,
+                    "call_sid": call_sid,
+                    "content": content,
+                    "idempotency_key": idempotency_key,
+                    "date_created": resource["date_created"],
+                }
+            )
+            if replay_key is not None:
+                self._idempotency[replay_key] = dict(resource)
+            self._stats["udm_created"] += 1
+            return _json_reply(201, resource)
+
+    def _control(self, method: str, path: str, body: bytes) -> _Reply:
+        try:
+            payload: object = json.loads(body) if body.strip() else None
+        except ValueError:
+            return _json_reply(400, {"error": "request body must be JSON"})
+        try:
+            return self._control_route(method, path, payload)
+        except ValueError as exc:
+            return _json_reply(400, {"error": str(exc)})
+        except KeyError as exc:
+            return _json_reply(404, {"error": str(exc.args[0]) if exc.args else "not found"})
+
+    def _control_route(self, method: str, path: str, payload: object) -> _Reply:
+        routes: dict[str, dict[str, Callable[[], _Reply]]] = {
+            "/_emulator/health": {"GET": lambda: _json_reply(200, {"ok": True})},
+            "/_emulator/calls": {
+                "GET": lambda: _json_reply(200, self.calls()),
+                "POST": lambda: _json_reply(201, self._create_call_from(payload)),
+            },
+            "/_emulator/messages": {"GET": lambda: _json_reply(200, self.messages())},
+            "/_emulator/stats": {"GET": lambda: _json_reply(200, self.stats())},
+            "/_emulator/faults": {
+                "GET": lambda: _json_reply(200, self.faults()),
+                "POST": lambda: self._add_faults_from(payload),
+                "DELETE": lambda: self._no_content(self.clear_faults),
+            },
+            "/_emulator/reset": {"POST": lambda: self._no_content(self.reset)},
+        }
+        handlers = routes.get(path)
+        match = _CALL_CONTROL_PATH_RE.fullmatch(path)
+        if handlers is None and match is not None:
+            call_sid = urllib.parse.unquote(match.group(1))
+            handlers = {
+                "GET": lambda: _json_reply(200, self._get_call(call_sid)),
+                "POST": lambda: _json_reply(200, self.set_call_status(call_sid, self._status_from(payload))),
+            }
+        if handlers is None:
+            return _json_reply(404, {"error": f"no control endpoint {path}"})
+        handler = handlers.get(method)
+        if handler is None:
+            allow = {"Allow": ", ".join(handlers)}
+            return _json_reply(405, {"error": f"{method} not allowed on {path}"}, allow)
+        return handler()
+
+    def _no_content(self, action: Callable[[], None]) -> _Reply:
+        action()
+        return _Reply(204)
+
+    def _get_call(self, call_sid: str) -> JSONDict:
+        with self._lock:
+            call = self._calls.get(call_sid)
+            if call is None:
+                raise KeyError(f"unknown call {call_sid}")
+            return call.as_dict()
+
+    def _create_call_from(self, payload: object) -> JSONDict:
+        data = self._object_from(payload)
+        account_sid = data.get("account_sid")
+        status = data.get("status", "in-progress")
+        sid = data.get("sid")
+        if account_sid is not None and not isinstance(account_sid, str):
+            raise ValueError("'account_sid' must be a string")
+        if sid is not None and not isinstance(sid, str):
+            raise ValueError("'sid' must be a string")
+        return self.create_call(account_sid, _check_status(status), sid)
+
+    def _status_from(self, payload: object) -> str:
+        return _check_status(self._object_from(payload).get("status"))
+
+    def _add_faults_from(self, payload: object) -> _Reply:
+        if not isinstance(payload, dict | list):
+            raise ValueError("body must be a fault object or a list of fault objects")
+        self.add_fault(cast(Mapping[str, Any] | list[Mapping[str, Any]], payload))
+        return _Reply(204)
+
+    @staticmethod
+    def _object_from(payload: object) -> Mapping[str, Any]:
+        if payload is None:
+            return {}
+        if not isinstance(payload, dict):
+            raise ValueError("body must be a JSON object")
+        return cast(Mapping[str, Any], payload)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], emulator: TwilioEmulator) -> None:
+        self.emulator = emulator
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # The default prints a traceback to stderr; clients vanishing mid-request is routine here.
+        logger.debug("error while handling request from %s", client_address, exc_info=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    # HTTP/1.1 so the twilio client's pooled requests.Session can keep connections alive.
+    protocol_version = "HTTP/1.1"
+    server_version = "TwilioEmulator/1.0"
+    sys_version = ""
+    timeout = _IDLE_TIMEOUT_SECONDS
+
+    @property
+    def _emulator(self) -> TwilioEmulator:
+        return cast(_Server, self.server).emulator
+
+    def setup(self) -> None:
+        super().setup()
+        self._emulator._track(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self._emulator._untrack(self.connection)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s - " + format, self.address_string(), *args)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        try:
+            self._route(method)
+        except OSError:
+            # The client went away (or the emulator is stopping); nothing left to answer.
+            self.close_connection = True
+        except Exception:
+            logger.exception("twilio emulator failed handling %s %s", method, self.path)
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._send(_twilio_error(500, 20500, "Internal Server Error"))
+
+    def _route(self, method: str) -> None:
+        path = urllib.parse.urlsplit(self.path).path
+        udm = _UDM_PATH_RE.fullmatch(path)
+        if udm is not None and method == "POST":
+            self._udm_post(path, udm.group(1), udm.group(2))
+            return
+        try:
+            body = self._read_body()
+        except _BodyError as exc:
+            self.close_connection = True
+            if path.startswith("/_emulator/"):
+                self._send(_json_reply(exc.status, {"error": exc.message}))
+            else:
+                self._send(_twilio_error(exc.status, 20001, exc.message))
+            return
+        if path.startswith("/_emulator/"):
+            self._send(self._emulator._control(method, path, body))
+        elif udm is not None:
+            self._send(_twilio_error(405, 20004, "Method not allowed", {"Allow": "POST"}))
+        else:
+            self._send(_twilio_not_found(path))
+
+    def _udm_post(self, path: str, account_sid: str, call_sid: str) -> None:
+        fault = self._emulator._begin_udm_request()
+        try:
+            body = self._read_body()
+        except _BodyError as exc:
+            self.close_connection = True
+            self._send(_twilio_error(exc.status, 20001, exc.message))
+            return
+        if fault is not None and fault.latency_ms:
+            time.sleep(fault.latency_ms / 1000.0)
+        if fault is not None and fault.status is not None:
+            self._send(_fault_reply(fault))
+            return
+        if fault is not None and fault.drop == "before":
+            self._drop()
+            return
+        authorization = self.headers.get("Authorization")
+        reply = self._emulator._process_udm(path, account_sid, call_sid, authorization, body)
+        if fault is not None and fault.drop == "after":
+            self._drop()
+            return
+        self._send(reply)
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding"):
+            raise _BodyError(411, "Chunked request bodies are not supported; send Content-Length")
+        raw_length = self.headers.get("Content-Length")
+        if raw_length is None:
+            return b""
+        try:
+            length = int(raw_length)
+        except ValueError:
+            raise _BodyError(400, "Invalid Content-Length header") from None
+        if length < 0:
+            raise _BodyError(400, "Invalid Content-Length header")
+        if length > _MAX_BODY_BYTES:
+            raise _BodyError(413, "Request body too large")
+        return self.rfile.read(length)
+
+    def _drop(self) -> None:
+        # Nothing has been written, so closing now looks to the client like a dropped connection.
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _send(self, reply: _Reply) -> None:
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        has_body = reply.status not in (204, 304) and reply.status >= 200
+        if has_body:
+            self.send_header("Content-Length", str(len(reply.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if has_body and reply.body:
+            self.wfile.write(reply.body)
+
+
+class EmulatorControl:
+    """A tiny HTTP client for the control API (urllib only), for processes that don't hold the emulator.
+
+    Errors mirror the in-process helpers: 400 raises ValueError, 404 raises KeyError.
+    """
+
+    def __init__(self, base_url: str, timeout: float = 5.0) -> None:
+        parts = urllib.parse.urlsplit(base_url)
+        # The emulator only speaks plain HTTP; refusing other schemes also keeps file: URLs out of urlopen.
+        if parts.scheme != "http" or not parts.netloc:
+            raise ValueError(f"base_url must be an http:// URL, got {base_url!r}")
+        self._netloc = parts.netloc
+        self._prefix = parts.path.rstrip("/") + "/_emulator"
+        self._timeout = timeout
+        # The emulator is local; an inherited HTTP(S)_PROXY must not intercept control traffic.
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def health(self) -> bool:
+        return bool(self._request("GET", "/health").get("ok"))
+
+    def create_call(
+        self, account_sid: str | None = None, status: str = "in-progress", sid: str | None = None
+    ) -> JSONDict:
+        payload: JSONDict = {"status": status}
+        if account_sid is not None:
+            payload["account_sid"] = account_sid
+        if sid is not None:
+            payload["sid"] = sid
+        return cast(JSONDict, self._request("POST", "/calls", payload))
+
+    def set_call_status(self, call_sid: str, status: str) -> JSONDict:
+        path = "/calls/" + urllib.parse.quote(call_sid, safe="")
+        return cast(JSONDict, self._request("POST", path, {"status": status}))
+
+    def calls(self) -> list[JSONDict]:
+        return cast(list[JSONDict], self._request("GET", "/calls"))
+
+    def messages(self) -> list[JSONDict]:
+        return cast(list[JSONDict], self._request("GET", "/messages"))
+
+    def stats(self) -> dict[str, int]:
+        return cast(dict[str, int], self._request("GET", "/stats"))
+
+    def add_fault(self, fault: Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> None:
+        payload = dict(fault) if isinstance(fault, Mapping) else [dict(item) for item in fault]
+        self._request("POST", "/faults", payload)
+
+    def faults(self) -> list[JSONDict]:
+        return cast(list[JSONDict], self._request("GET", "/faults"))
+
+    def clear_faults(self) -> None:
+        self._request("DELETE", "/faults")
+
+    def reset(self) -> None:
+        self._request("POST", "/reset")
+
+    def _request(self, method: str, path: str, payload: object = None) -> Any:
+        data = None if payload is None else json.dumps(payload).encode("utf-8")
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        url = f"http://{self._netloc}{self._prefix}{path}"
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with self._opener.open(request, timeout=self._timeout) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            with exc:
+                detail = self._error_detail(exc.read(), exc.code)
+            if exc.code == 404:
+                raise KeyError(detail) from None
+            if exc.code == 400:
+                raise ValueError(detail) from None
+            raise RuntimeError(f"{method} {path} failed with HTTP {exc.code}: {detail}") from exc
+        return json.loads(raw) if raw else None
+
+    @staticmethod
+    def _error_detail(raw: bytes, status: int) -> str:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return raw.decode("utf-8", "replace") or f"HTTP {status}"
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            return cast(str, body["error"])
+        return str(body)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m local.twilio_emulator",
+        description="Serve a local emulator of Twilio's Call User Defined Messages API until interrupted.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=4010, help="0 picks a free port (default: 4010)")
+    parser.add_argument(
+        "--account-sid", default=os.environ.get("TWILIO_ACCOUNT_SID"), help="default: $TWILIO_ACCOUNT_SID"
+    )
+    parser.add_argument(
+        "--auth-token",
+        default=os.environ.get("TWILIO_AUTH_TOKEN"),
+        help="default: $TWILIO_AUTH_TOKEN",
+    )
+    parser.add_argument("--api-key-sid", default=None)
+    parser.add_argument("--api-key-secret", default=None)
+    parser.add_argument("--verbose", action="store_true", help="log every request at DEBUG level")
+    args = parser.parse_args(argv)
+    if not args.account_sid or not args.auth_token:
+        parser.error("--account-sid and --auth-token are required (or TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN)")
+    try:
+        account = Account(args.account_sid, args.auth_token, args.api_key_sid, args.api_key_secret)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    stopping = threading.Event()
+
+    def _request_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, _request_stop)
+    signal.signal(signal.SIGTERM, _request_stop)
+    emulator = TwilioEmulator([account], host=args.host, port=args.port).start()
+    logger.info("Twilio emulator listening on %s for account %s", emulator.base_url, account.account_sid)
+    try:
+        # A timed wait keeps the main thread responsive to signals on every platform.
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+        logger.info("Twilio emulator stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

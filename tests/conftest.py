@@ -1,0 +1,41 @@
+"""Shared fixtures: the local stack once per test session, a clean emulator per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from helpers import Bridge
+
+from bridge import runtime
+from local.stack import TWILIO_SECRET_NAME, WEBHOOK_SECRET_NAME, LocalStack
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LocalStack]:
+    with pytest.MonkeyPatch.context() as env, LocalStack() as local:
+        for name, value in local.environment().items():
+            env.setenv(name, value)
+        runtime.reset()
+        yield local
+        runtime.reset()
+
+
+@pytest.fixture
+def bridge(stack: LocalStack) -> Iterator[Bridge]:
+    stack.emulator.reset()
+    yield Bridge(stack)
+    stack.emulator.clear_faults()
+
+
+@pytest.fixture
+def fresh_runtime(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """For tests that change configuration or secrets: a new container before and after."""
+    runtime.reset()
+    original_twilio = stack.client("secretsmanager").get_secret_value(SecretId=TWILIO_SECRET_NAME)["SecretString"]
+    original_webhook = stack.client("secretsmanager").get_secret_value(SecretId=WEBHOOK_SECRET_NAME)["SecretString"]
+    yield monkeypatch
+    monkeypatch.undo()
+    stack.put_secret(TWILIO_SECRET_NAME, original_twilio)
+    stack.put_secret(WEBHOOK_SECRET_NAME, original_webhook)
+    runtime.reset()

@@ -1,0 +1,898 @@
+"""Integration tests for the local Twilio emulator, driven over real HTTP by the real twilio client."""
+
+import email.utils
+import http.client
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from local.twilio_emulator import Account, EmulatorControl, TwilioEmulator
+
+ACCOUNT_SID = "AC" + "a" * 32
+AUTH_TOKEN = "emulator-test-auth-token"
+API_KEY_SID = "SK" + "b" * 32
+API_KEY_SECRET = "emulator-test-api-key-secret"
+OTHER_ACCOUNT_SID = "AC" + "c" * 32
+OTHER_AUTH_TOKEN = "other-account-auth-token"
+
+KX_SID = re.compile(r"^KX[0-9a-f]{32}$")
+CA_SID = re.compile(r"^CA[0-9a-f]{32}$")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+# -- fixtures & helpers -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[TwilioEmulator]:
+    emu = TwilioEmulator([Account(ACCOUNT_SID, AUTH_TOKEN, API_KEY_SID, API_KEY_SECRET)]).start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state(emulator: TwilioEmulator) -> None:
+    emulator.reset()
+
+
+def _twilio_client(emulator: TwilioEmulator, *credentials: str) -> Client:
+    client = Client(*credentials)
+    # A TWILIO_EDGE/TWILIO_REGION in the environment would rewrite the host away from the emulator.
+    client.edge = None
+    client.region = None
+    client.api.base_url = emulator.base_url
+    return client
+
+
+@pytest.fixture
+def client(emulator: TwilioEmulator) -> Client:
+    return _twilio_client(emulator, ACCOUNT_SID, AUTH_TOKEN)
+
+
+@pytest.fixture
+def api_key_client(emulator: TwilioEmulator) -> Client:
+    return _twilio_client(emulator, API_KEY_SID, API_KEY_SECRET, ACCOUNT_SID)
+
+
+@pytest.fixture
+def control(emulator: TwilioEmulator) -> EmulatorControl:
+    return EmulatorControl(emulator.base_url)
+
+
+def _send_udm(client: Client, call_sid: str, payload: Any = None, idempotency_key: str | None = None) -> Any:
+    content = json.dumps(payload if payload is not None else {"event": "test"})
+    if idempotency_key is None:
+        return client.calls(call_sid).user_defined_messages.create(content=content)
+    udms = client.calls(call_sid).user_defined_messages
+    return udms.create(content=content, idempotency_key=idempotency_key)
+
+
+def _udm_url(emulator: TwilioEmulator, call_sid: str, account_sid: str = ACCOUNT_SID) -> str:
+    return f"{emulator.base_url}/2010-04-01/Accounts/{account_sid}/Calls/{call_sid}/UserDefinedMessages.json"
+
+
+def _post_raw(
+    emulator: TwilioEmulator,
+    call_sid: str,
+    data: dict[str, str],
+    auth: tuple[str, str] | None = (ACCOUNT_SID, AUTH_TOKEN),
+) -> requests.Response:
+    return requests.post(_udm_url(emulator, call_sid), data=data, auth=auth, timeout=10)
+
+
+# -- success ------------------------------------------------------------------------------------------
+
+
+def test_udm_sent_with_auth_token_is_created_with_twilio_shaped_resource(
+    emulator: TwilioEmulator, client: Client
+) -> None:
+    # Given an in-progress call
+    call = emulator.create_call(ACCOUNT_SID)
+
+    # When the twilio client sends a UDM authenticated with the account's auth token
+    message = _send_udm(client, call["sid"], {"event": "hello"})
+
+    # Then the resource looks like Twilio's
+    assert KX_SID.match(message.sid)
+    assert message.account_sid == ACCOUNT_SID
+    assert message.call_sid == call["sid"]
+    assert isinstance(message.date_created, datetime)
+    assert message.date_created.utcoffset() == UTC.utcoffset(None)
+
+
+def test_udm_success_body_has_exactly_twilio_fields_and_rfc2822_date(emulator: TwilioEmulator) -> None:
+    # Given an in-progress call
+    call = emulator.create_call(ACCOUNT_SID)
+
+    # When a UDM is posted over plain HTTP
+    response = _post_raw(emulator, call["sid"], {"Content": '{"a": 1}'})
+
+    # Then the 201 JSON body carries exactly Twilio's fields and an RFC 2822 "+0000" date
+    assert response.status_code == 201
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"account_sid", "call_sid", "sid", "date_created"}
+    assert body["date_created"].endswith("+0000")
+    assert email.utils.parsedate_to_datetime(body["date_created"]).utcoffset() == UTC.utcoffset(None)
+
+
+def test_udm_sent_with_api_key_credentials_is_created(
+    emulator: TwilioEmulator,
+    api_key_client: Client,
+) -> None:
+    # Given an in-progress call
+    call = emulator.create_call(ACCOUNT_SID)
+
+    # When the client authenticates with an API key + secret for that account
+    message = _send_udm(api_key_client, call["sid"])
+
+    # Then the UDM is accepted for the account in the URL
+    assert KX_SID.match(message.sid)
+    assert message.account_sid == ACCOUNT_SID
+
+
+def test_accepted_udm_is_recorded_with_raw_content_and_idempotency_key(
+    emulator: TwilioEmulator, client: Client
+) -> None:
+    # Given an in-progress call
+    call = emulator.create_call(ACCOUNT_SID)
+    content = json.dumps({"type": "status", "text": "héllo"})
+
+    # When a UDM with an idempotency key is accepted
+    message = client.calls(call["sid"]).user_defined_messages.create(content=content, idempotency_key="k-1")
+
+    # Then the emulator records the raw Content string and the key
+    assert emulator.messages() == [
+        {
+            "sid": message.sid,
+            "account_sid": ACCOUNT_SID,
+            "call_sid": call["sid"],
+            "content": content,
+            "idempotency_key": "k-1",
+            "date_created": emulator.messages()[0]["date_created"],
+        }
+    ]
+
+
+def test_ringing_call_accepts_udm(emulator: TwilioEmulator, client: Client) -> None:
+    # Given a call that is still ringing
+    call = emulator.create_call(ACCOUNT_SID, status="ringing")
+
+    # When a UDM is sent
+    message = _send_udm(client, call["sid"])
+
+    # Then it is accepted
+    assert KX_SID.match(message.sid)
+
+
+def test_connection_is_kept_alive_across_requests(emulator: TwilioEmulator) -> None:
+    # Given one HTTP/1.1 connection to the emulator
+    call = emulator.create_call(ACCOUNT_SID)
+    host, port = emulator.base_url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    path = _udm_url(emulator, call["sid"]).removeprefix(emulator.base_url)
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": requests.auth._basic_auth_str(ACCOUNT_SID, AUTH_TOKEN),
+    }
+    try:
+        statuses = []
+        # When two requests are sent back to back on it
+        for _ in range(2):
+            conn.request("POST", path, body="Content=%7B%7D", headers=headers)
+            response = conn.getresponse()
+            response.read()
+            statuses.append(response.status)
+            # Then the server does not ask to close it
+            assert not response.will_close
+    finally:
+        conn.close()
+
+    # And both requests succeed
+    assert statuses == [201, 201]
+
+
+# -- authentication -----------------------------------------------------------------------------------
+
+
+def test_wrong_auth_token_is_rejected_with_401_20003(emulator: TwilioEmulator) -> None:
+    # Given an in-progress call and a client with a wrong auth token
+    call = emulator.create_call(ACCOUNT_SID)
+    bad_client = _twilio_client(emulator, ACCOUNT_SID, "not-the-token")
+
+    # When it sends a UDM
+    with pytest.raises(TwilioRestException) as excinfo:
+        _send_udm(bad_client, call["sid"])
+
+    # Then Twilio's authentication error comes back and nothing is recorded
+    assert (excinfo.value.status, excinfo.value.code) == (401, 20003)
+    assert emulator.messages() == []
+
+
+def test_missing_credentials_get_401_with_basic_challenge(emulator: TwilioEmulator) -> None:
+    # Given an in-progress call
+    call = emulator.create_call(ACCOUNT_SID)
+
+    # When a UDM is posted without an Authorization header
+    response = _post_raw(emulator, call["sid"], {"Content": "{}"}, auth=None)
+
+    # Then the response is Twilio's 401 with a Basic challenge
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Basic realm="Twilio API"'
+    assert response.json() == {
+        "code": 20003,
+        "message": "Authenticate",
+        "more_info": "https://www.twilio.com/docs/errors/20003",
+        "status": 401,
+    }
+
+
+def test_credentials_of_another_account_are_rejected_with_401() -> None:
+    # Given an emulator with two accounts and a call belonging to the second one
+    accounts = [Account(ACCOUNT_SID, AUTH_TOKEN), Account(OTHER_ACCOUNT_SID, OTHER_AUTH_TOKEN)]
+    with TwilioEmulator(accounts).start() as emu:
+        call = emu.create_call(OTHER_ACCOUNT_SID)
+
+        # When the first account's valid credentials are used on the second account's URL
+        response = requests.post(
+            _udm_url(emu, call["sid"], account_sid=OTHER_ACCOUNT_SID),
+            data={"Content": "{}"},
+            auth=(ACCOUNT_SID, AUTH_TOKEN),
+            timeout=10,
+        )
+
+        # Then the request is not authenticated for that account
+        assert response.status_code == 401
+        assert response.json()["code"] == 20003
+        assert emu.messages() == []
+
+
+# -- lookup & validation ------------------------------------------------------------------------------
+
+
+def test_unknown_call_is_404_20404(emulator: TwilioEmulator, client: Client) -> None:
+    # Given a well-formed call SID that the emulator never created
+    unknown_call_sid = "CA" + "0" * 32
+
+    # When a UDM is sent to it
+    with pytest.raises(TwilioRestException) as excinfo:
+        _send_udm(client, unknown_call_sid)
+
+    # Then Twilio's not-found error names the requested resource
+    assert (excinfo.value.status, excinfo.value.code) == (404, 20404)
+    expected_path = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{unknown_call_sid}/UserDefinedMessages.json"
+    assert f"The requested resource {expected_path} was not found" in excinfo.value.msg
+
+
+def test_call_belonging_to_another_account_is_404() -> None:
+    # Given an emulator with two accounts and a call belonging to the second one
+    accounts = [Account(ACCOUNT_SID, AUTH_TOKEN), Account(OTHER_ACCOUNT_SID, OTHER_AUTH_TOKEN)]
+    with TwilioEmulator(accounts).start() as emu:
+        call = emu.create_call(OTHER_ACCOUNT_SID)
+        first_account_client = _twilio_client(emu, ACCOUNT_SID, AUTH_TOKEN)
+
+        # When the first account sends a UDM to that call under its own account URL
+        with pytest.raises(TwilioRestException) as excinfo:
+            _send_udm(first_account_client, call["sid"])
+
+        # Then the call is not found for that account
+        assert (excinfo.value.status, excinfo.value.code) == (404, 20404)
+
+
+@pytest.mark.parametrize("call_sid", ["CA123", "CX" + "a" * 32, "CA" + "g" * 32, "CA" + "a" * 33])
+def test_malformed_call_sid_is_404(client: Client, call_sid: str) -> None:
+    # Given a call SID that does not match ^CA[0-9a-fA-F]{32}$
+    # When a UDM is sent to it
+    with pytest.raises(TwilioRestException) as excinfo:
+        _send_udm(client, call_sid)
+
+    # Then it is not found
+    assert (excinfo.value.status, excinfo.value.code) == (404, 20404)
+
+
+def test_malformed_account_sid_is_404(emulator: TwilioEmulator) -> None:
+    # Given a client whose account SID in the URL is malformed, using otherwise valid API key credentials
+    call = emulator.create_call(ACCOUNT_SID)
+    malformed_client = _twilio_client(emulator, API_KEY_SID, API_KEY_SECRET, "AC-not-a-sid")
+
+    # When it sends a UDM
+    with pytest.raises(TwilioRestException) as excinfo:
+        _send_udm(malformed_client, call["sid"])
+
+    # Then it is not found
+    assert (excinfo.value.status, excinfo.value.code) == (404, 20404)
+
+
+UDM_REFUSING_STATUSES = ["queued", "initiated", "completed", "busy", "failed", "no-answer", "canceled"]
+
+
+@pytest.mark.parametrize("status", UDM_REFUSING_STATUSES)
+def test_call_not_ringing_or_in_progress_rejects_udm_with_21220(
+    emulator: TwilioEmulator, client: Client, status: str
+) -> None:
+    # Given a call in a state that cannot take UDMs
+    call = emulator.create_call(ACCOUNT_SID, status=status)
+
+    # When a UDM is sent
+    with pytest.raises(TwilioRestException) as excinfo:
+        _send_udm(client, call["sid"])
+
+    # Then Twilio's 21220 comes back and nothing is recorded
+    assert (excinfo.value.status, excinfo.value.code) == (400, 21220)
+    assert "Call is not in-progress or ringing. Cannot send User Defined Message" in excinfo.value.msg
+    assert emulator.messages() == []
+
+
+def test_missing_content_is_400_20001(emulator: TwilioEmulator) -> None:
+    # Given an in-progress call
+    call = emulator.create_call(ACCOUNT_SID)
+
+    # When a UDM is posted without Content
+    response = _post_raw(emulator, call["sid"], {"IdempotencyKey": "k"})
+
+    # Then the missing parameter is reported
+    assert response.status_code == 400
+    assert response.json()["code"] == 20001
+    assert response.json()["message"] == "Missing required parameter Content in the post body"
+
+
+def test_content_that_is_not_json_is_400_20001(emulator: TwilioEmulator, client: Client) -> None:
+    # Given an in-progress call
+    call = emulator.create_call(ACCOUNT_SID)
+
+    # When the Content is not a JSON string
+    with pytest.raises(TwilioRestException) as excinfo:
+        client.calls(call["sid"]).user_defined_messages.create(content="{not json")
+
+    # Then it is rejected as invalid JSON
+    assert (excinfo.value.status, excinfo.value.code) == (400, 20001)
+    assert "Content must be a valid JSON string" in excinfo.value.msg
+
+
+def test_content_longer_than_10240_utf8_bytes_is_400_32703(emulator: TwilioEmulator, client: Client) -> None:
+    # Given Content of 10241 UTF-8 bytes (multi-byte characters count by bytes, not characters)
+    call = emulator.create_call(ACCOUNT_SID)
+    content = json.dumps("é" * 5119 + "a", ensure_ascii=False)
+    assert len(content.encode()) == 10241
+
+    # When it is sent
+    with pytest.raises(TwilioRestException) as excinfo:
+        client.calls(call["sid"]).user_defined_messages.create(content=content)
+
+    # Then the length limit error comes back
+    assert (excinfo.value.status, excinfo.value.code) == (400, 32703)
+    assert "Content body exceeded max length" in excinfo.value.msg
+
+
+def test_content_of_exactly_10240_utf8_bytes_is_accepted(emulator: TwilioEmulator, client: Client) -> None:
+    # Given Content of exactly 10240 UTF-8 bytes
+    call = emulator.create_call(ACCOUNT_SID)
+    content = json.dumps("é" * 5119, ensure_ascii=False)
+    assert len(content.encode()) == 10240
+
+    # When it is sent
+    message = client.calls(call["sid"]).user_defined_messages.create(content=content)
+
+    # Then it is accepted unchanged
+    assert KX_SID.match(message.sid)
+    assert emulator.messages()[0]["content"] == content
+
+
+def test_wrong_method_on_udm_path_is_405_20004(emulator: TwilioEmulator) -> None:
+    # Given an in-progress call
+    call = emulator.create_call(ACCOUNT_SID)
+
+    # When its UDM collection is fetched with GET
+    response = requests.get(_udm_url(emulator, call["sid"]), auth=(ACCOUNT_SID, AUTH_TOKEN), timeout=10)
+
+    # Then the method is not allowed
+    assert response.status_code == 405
+    assert response.json()["code"] == 20004
+    assert response.json()["message"] == "Method not allowed"
+
+
+def test_other_twilio_paths_are_404_20404(emulator: TwilioEmulator) -> None:
+    # Given a Twilio API path the emulator does not implement
+    url = f"{emulator.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+
+    # When it is requested
+    response = requests.post(url, data={"Body": "hi"}, auth=(ACCOUNT_SID, AUTH_TOKEN), timeout=10)
+
+    # Then Twilio's not-found error body comes back as JSON
+    assert response.status_code == 404
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == 20404
+    assert response.json()["more_info"] == "https://www.twilio.com/docs/errors/20404"
+
+
+# -- idempotency --------------------------------------------------------------------------------------
+
+
+def test_replayed_idempotency_key_returns_same_resource_and_records_once(
+    emulator: TwilioEmulator, client: Client
+) -> None:
+    # Given a UDM already accepted with an idempotency key
+    call = emulator.create_call(ACCOUNT_SID)
+    first = _send_udm(client, call["sid"], {"n": 1}, idempotency_key="same-key")
+
+    # When the same key is sent again for the same call
+    second = _send_udm(client, call["sid"], {"n": 1}, idempotency_key="same-key")
+
+    # Then the original resource is returned and only one message exists
+    assert (second.sid, second.date_created) == (first.sid, first.date_created)
+    assert len(emulator.messages()) == 1
+    stats = emulator.stats()
+    assert (stats["udm_created"], stats["udm_replayed"]) == (1, 1)
+
+
+def test_distinct_idempotency_keys_create_distinct_messages(emulator: TwilioEmulator, client: Client) -> None:
+    # Given an in-progress call
+    call = emulator.create_call(ACCOUNT_SID)
+
+    # When two UDMs are sent with different keys
+    first = _send_udm(client, call["sid"], idempotency_key="key-1")
+    second = _send_udm(client, call["sid"], idempotency_key="key-2")
+
+    # Then both are recorded separately
+    assert first.sid != second.sid
+    assert [m["idempotency_key"] for m in emulator.messages()] == ["key-1", "key-2"]
+
+
+def test_idempotency_key_is_scoped_to_the_call(emulator: TwilioEmulator, client: Client) -> None:
+    # Given two in-progress calls
+    call_a = emulator.create_call(ACCOUNT_SID)
+    call_b = emulator.create_call(ACCOUNT_SID)
+
+    # When the same key is used on both
+    first = _send_udm(client, call_a["sid"], idempotency_key="shared")
+    second = _send_udm(client, call_b["sid"], idempotency_key="shared")
+
+    # Then each call gets its own message
+    assert first.sid != second.sid
+    assert len(emulator.messages()) == 2
+
+
+def test_concurrent_requests_with_same_idempotency_key_record_once(emulator: TwilioEmulator) -> None:
+    # Given an in-progress call
+    call = emulator.create_call(ACCOUNT_SID)
+
+    # When several clients race with the same idempotency key
+    def send(_: int) -> str:
+        response = _post_raw(emulator, call["sid"], {"Content": "{}", "IdempotencyKey": "race"})
+        assert response.status_code == 201
+        return str(response.json()["sid"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        sids = set(pool.map(send, range(16)))
+
+    # Then every caller sees the same resource and one message is recorded
+    assert len(sids) == 1
+    assert len(emulator.messages()) == 1
+    assert emulator.stats()["udm_replayed"] == 15
+
+
+# -- faults -------------------------------------------------------------------------------------------
+
+
+def test_429_fault_surfaces_as_twilio_rest_exception(emulator: TwilioEmulator, client: Client) -> None:
+    # Given an in-progress call and a queued 429 fault
+    call = emulator.create_call(ACCOUNT_SID)
+    emulator.add_fault({"status": 429})
+
+    # When a UDM is sent
+    with pytest.raises(TwilioRestException) as excinfo:
+        _send_udm(client, call["sid"])
+
+    # Then the client sees Twilio's rate-limit error and nothing is recorded
+    assert (excinfo.value.status, excinfo.value.code) == (429, 20429)
+    assert emulator.messages() == []
+
+
+def test_429_fault_with_retry_after_sends_retry_after_header(emulator: TwilioEmulator) -> None:
+    # Given an in-progress call and a 429 fault with retry_after
+    call = emulator.create_call(ACCOUNT_SID)
+    emulator.add_fault({"status": 429, "retry_after": 2})
+
+    # When a UDM is posted
+    response = _post_raw(emulator, call["sid"], {"Content": "{}"})
+
+    # Then the Retry-After header and Twilio error body are present
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "2"
+    assert response.json() == {
+        "code": 20429,
+        "message": "Too Many Requests",
+        "more_info": "https://www.twilio.com/docs/errors/20429",
+        "status": 429,
+    }
+
+
+@pytest.mark.parametrize(("status", "code"), [(500, 20500), (503, 20503)])
+def test_server_error_faults_use_matching_twilio_codes(
+    emulator: TwilioEmulator, client: Client, status: int, code: int
+) -> None:
+    # Given an in-progress call and a 5xx fault
+    call = emulator.create_call(ACCOUNT_SID)
+    emulator.add_fault({"status": status})
+
+    # When a UDM is sent
+    with pytest.raises(TwilioRestException) as excinfo:
+        _send_udm(client, call["sid"])
+
+    # Then the matching Twilio error code is returned
+    assert (excinfo.value.status, excinfo.value.code) == (status, code)
+
+
+def test_fault_count_affects_exactly_that_many_requests(emulator: TwilioEmulator) -> None:
+    # Given a 503 fault with count 2
+    call = emulator.create_call(ACCOUNT_SID)
+    emulator.add_fault({"status": 503, "count": 2})
+
+    # When three UDMs are posted
+    statuses = [_post_raw(emulator, call["sid"], {"Content": "{}"}).status_code for _ in range(3)]
+
+    # Then the first two fail and the third succeeds
+    assert statuses == [503, 503, 201]
+    assert emulator.stats()["faults_injected"] == 2
+
+
+def test_faults_apply_in_fifo_order(emulator: TwilioEmulator) -> None:
+    # Given a 429 fault queued before a 500 fault
+    call = emulator.create_call(ACCOUNT_SID)
+    emulator.add_fault([{"status": 429}, {"status": 500}])
+
+    # When three UDMs are posted
+    statuses = [_post_raw(emulator, call["sid"], {"Content": "{}"}).status_code for _ in range(3)]
+
+    # Then the faults are consumed in order
+    assert statuses == [429, 500, 201]
+
+
+def test_status_fault_is_applied_before_authentication(emulator: TwilioEmulator) -> None:
+    # Given a 503 fault
+    call = emulator.create_call(ACCOUNT_SID)
+    emulator.add_fault({"status": 503})
+
+    # When an unauthenticated UDM is posted
+    response = _post_raw(emulator, call["sid"], {"Content": "{}"}, auth=None)
+
+    # Then the overloaded front door answers before auth is checked
+    assert response.status_code == 503
+
+
+def test_latency_fault_delays_response_by_at_least_latency_ms(
+    emulator: TwilioEmulator,
+    client: Client,
+) -> None:
+    # Given a 300 ms latency fault
+    call = emulator.create_call(ACCOUNT_SID)
+    emulator.add_fault({"latency_ms": 300})
+
+    # When a UDM is sent
+    started = time.monotonic()
+    message = _send_udm(client, call["sid"])
+    elapsed = time.monotonic() - started
+
+    # Then it is processed normally, but no sooner than the injected latency
+    assert elapsed >= 0.3
+    assert KX_SID.match(message.sid)
+    assert len(emulator.messages()) == 1
+
+
+def test_drop_before_fault_raises_connection_error_and_records_nothing(
+    emulator: TwilioEmulator, client: Client
+) -> None:
+    # Given a drop-before fault
+    call = emulator.create_call(ACCOUNT_SID)
+    emulator.add_fault({"drop": "before"})
+
+    # When a UDM is sent
+    with pytest.raises(requests.exceptions.ConnectionError):
+        _send_udm(client, call["sid"], idempotency_key="dropped-before")
+
+    # Then nothing was processed, so nothing was recorded
+    assert emulator.messages() == []
+    assert emulator.stats() == {"udm_requests": 1, "udm_created": 0, "udm_replayed": 0, "faults_injected": 1}
+
+
+def test_drop_after_fault_records_message_and_retry_with_same_key_replays(
+    emulator: TwilioEmulator, client: Client
+) -> None:
+    # Given a drop-after fault
+    call = emulator.create_call(ACCOUNT_SID)
+    emulator.add_fault({"drop": "after"})
+
+    # When a UDM is sent, the connection drops, and the sender retries with the same key
+    with pytest.raises(requests.exceptions.ConnectionError):
+        _send_udm(client, call["sid"], {"n": 1}, idempotency_key="retry-me")
+    retried = _send_udm(client, call["sid"], {"n": 1}, idempotency_key="retry-me")
+
+    # Then the retry gets the sid recorded by the dropped request and there is still one message
+    messages = emulator.messages()
+    assert len(messages) == 1
+    assert retried.sid == messages[0]["sid"]
+    assert emulator.stats()["udm_replayed"] == 1
+
+
+def test_invalid_fault_is_rejected_and_nothing_is_queued(emulator: TwilioEmulator) -> None:
+    # Given a list where the second fault is invalid
+    faults: list[dict[str, Any]] = [{"status": 429}, {"drop": "sideways"}]
+
+    # When it is added
+    with pytest.raises(ValueError, match="drop"):
+        emulator.add_fault(faults)
+
+    # Then no fault was queued
+    call = emulator.create_call(ACCOUNT_SID)
+    assert _post_raw(emulator, call["sid"], {"Content": "{}"}).status_code == 201
+
+
+def test_clear_faults_discards_queued_faults(emulator: TwilioEmulator) -> None:
+    # Given a queued fault
+    call = emulator.create_call(ACCOUNT_SID)
+    emulator.add_fault({"status": 500, "count": 5})
+
+    # When faults are cleared
+    emulator.clear_faults()
+
+    # Then UDMs succeed again
+    assert _post_raw(emulator, call["sid"], {"Content": "{}"}).status_code == 201
+
+
+# -- stats --------------------------------------------------------------------------------------------
+
+
+def test_stats_count_every_udm_post_including_faulted_and_rejected(
+    emulator: TwilioEmulator,
+    client: Client,
+) -> None:
+    # Given one faulted, one rejected, one created and one replayed UDM
+    call = emulator.create_call(ACCOUNT_SID)
+    emulator.add_fault({"status": 429})
+    _post_raw(emulator, call["sid"], {"Content": "{}"})
+    _post_raw(emulator, call["sid"], {"Content": "not json"})
+    _post_raw(emulator, call["sid"], {"Content": "{}", "IdempotencyKey": "k"})
+    _post_raw(emulator, call["sid"], {"Content": "{}", "IdempotencyKey": "k"})
+
+    # When stats are read
+    stats = emulator.stats()
+
+    # Then every request is counted, but only the one accepted message is "created"
+    assert stats == {"udm_requests": 4, "udm_created": 1, "udm_replayed": 1, "faults_injected": 1}
+
+
+# -- control API over HTTP ----------------------------------------------------------------------------
+
+
+def test_control_health_reports_ok(emulator: TwilioEmulator) -> None:
+    # Given a running emulator
+    # When its health endpoint is queried
+    response = requests.get(f"{emulator.base_url}/_emulator/health", timeout=10)
+
+    # Then it reports ok
+    assert (response.status_code, response.json()) == (200, {"ok": True})
+
+
+def test_control_create_call_defaults_to_first_account_in_progress(
+    emulator: TwilioEmulator, control: EmulatorControl
+) -> None:
+    # Given the control client
+    # When a call is created without arguments
+    call = control.create_call()
+
+    # Then it is in progress, on the first account, with a generated CA sid, and visible in-process
+    assert call["account_sid"] == ACCOUNT_SID
+    assert call["status"] == "in-progress"
+    assert CA_SID.match(call["sid"])
+    assert control.calls() == [call] == emulator.calls()
+
+
+def test_control_create_call_with_explicit_sid_and_status(control: EmulatorControl, client: Client) -> None:
+    # Given a chosen call SID
+    sid = "CA" + "1" * 32
+
+    # When a ringing call is created with it
+    call = control.create_call(ACCOUNT_SID, status="ringing", sid=sid)
+
+    # Then the call exists under that SID and takes UDMs
+    assert call == {"sid": sid, "account_sid": ACCOUNT_SID, "status": "ringing"}
+    assert KX_SID.match(_send_udm(client, sid).sid)
+
+
+def test_control_set_call_status_completed_makes_udm_fail_with_21220(
+    control: EmulatorControl,
+    client: Client,
+) -> None:
+    # Given an in-progress call created over the control API
+    call = control.create_call()
+
+    # When it is marked completed
+    updated = control.set_call_status(call["sid"], "completed")
+
+    # Then UDMs to it are refused
+    assert updated["status"] == "completed"
+    with pytest.raises(TwilioRestException) as excinfo:
+        _send_udm(client, call["sid"])
+    assert excinfo.value.code == 21220
+
+
+def test_control_rejects_invalid_call_status(control: EmulatorControl) -> None:
+    # Given the control client
+    # When a call is created with a status Twilio does not have
+    # Then the emulator answers 400, surfaced as ValueError
+    with pytest.raises(ValueError, match="invalid call status"):
+        control.create_call(status="talking")
+
+
+def test_control_set_status_of_unknown_call_raises_key_error(control: EmulatorControl) -> None:
+    # Given a call SID the emulator does not know
+    # When its status is changed
+    # Then the emulator answers 404, surfaced as KeyError
+    with pytest.raises(KeyError):
+        control.set_call_status("CA" + "9" * 32, "completed")
+
+
+def test_control_messages_and_stats_reflect_accepted_udms(control: EmulatorControl, client: Client) -> None:
+    # Given a UDM accepted by the emulator
+    call = control.create_call()
+    message = _send_udm(client, call["sid"], {"hello": "world"})
+
+    # When messages and stats are read over HTTP
+    messages = control.messages()
+    stats = control.stats()
+
+    # Then they match what was sent
+    assert [(m["sid"], m["content"]) for m in messages] == [(message.sid, '{"hello": "world"}')]
+    assert stats == {"udm_requests": 1, "udm_created": 1, "udm_replayed": 0, "faults_injected": 0}
+
+
+def test_control_faults_are_applied_to_udm_requests(control: EmulatorControl, client: Client) -> None:
+    # Given a 503 fault added over HTTP
+    call = control.create_call()
+    control.add_fault({"status": 503, "retry_after": 1})
+
+    # When a UDM is sent
+    with pytest.raises(TwilioRestException) as excinfo:
+        _send_udm(client, call["sid"])
+
+    # Then the fault was applied and consumed
+    assert excinfo.value.status == 503
+    assert control.faults() == []
+
+
+def test_control_clear_faults_discards_queued_faults(control: EmulatorControl, client: Client) -> None:
+    # Given faults added over HTTP
+    call = control.create_call()
+    control.add_fault([{"status": 500, "count": 3}, {"drop": "before"}])
+
+    # When they are cleared over HTTP
+    control.clear_faults()
+
+    # Then UDMs succeed
+    assert KX_SID.match(_send_udm(client, call["sid"]).sid)
+
+
+def test_control_rejects_invalid_fault(control: EmulatorControl) -> None:
+    # Given the control client
+    # When a fault with an out-of-range status is added
+    # Then the emulator answers 400, surfaced as ValueError
+    with pytest.raises(ValueError, match="status"):
+        control.add_fault({"status": 200})
+
+
+def test_control_reset_forgets_state_but_keeps_accounts(control: EmulatorControl, client: Client) -> None:
+    # Given a call, a message, a pending fault and non-zero stats
+    call = control.create_call()
+    _send_udm(client, call["sid"], idempotency_key="before-reset")
+    control.add_fault({"status": 500})
+
+    # When the emulator is reset over HTTP
+    control.reset()
+
+    # Then calls, messages, faults and stats are gone, while the account still authenticates
+    assert control.calls() == []
+    assert control.messages() == []
+    assert control.faults() == []
+    assert control.stats() == {"udm_requests": 0, "udm_created": 0, "udm_replayed": 0, "faults_injected": 0}
+    new_call = control.create_call()
+    assert KX_SID.match(_send_udm(client, new_call["sid"], idempotency_key="before-reset").sid)
+    assert len(control.messages()) == 1
+
+
+def test_control_unknown_endpoint_is_404(emulator: TwilioEmulator) -> None:
+    # Given a path under /_emulator/ that does not exist
+    # When it is requested
+    response = requests.get(f"{emulator.base_url}/_emulator/nope", timeout=10)
+
+    # Then the control API answers 404 with a JSON error
+    assert response.status_code == 404
+    assert "error" in response.json()
+
+
+# -- lifecycle ----------------------------------------------------------------------------------------
+
+
+def test_emulator_rejects_malformed_account_sid() -> None:
+    # Given an account SID that does not match ^AC[0-9a-fA-F]{32}$
+    # When an Account is built with it
+    # Then construction fails
+    with pytest.raises(ValueError, match="account_sid"):
+        Account("AC123", "token")
+
+
+def test_stopped_emulator_refuses_connections() -> None:
+    # Given an emulator that was started and then stopped
+    emu = TwilioEmulator([Account(ACCOUNT_SID, AUTH_TOKEN)]).start()
+    base_url = emu.base_url
+    emu.stop()
+
+    # When its control API is called
+    # Then the connection is refused
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(f"{base_url}/_emulator/health", timeout=10)
+
+
+def test_module_runs_standalone_until_interrupted() -> None:
+    # Given the emulator started as `python -m local.twilio_emulator` on a free port
+    # Credentials travel in the environment (the CLI's documented fallback), keeping argv literal.
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+    }
+    lines: queue.Queue[str] = queue.Queue()
+    with subprocess.Popen(
+        [sys.executable, "-m", "local.twilio_emulator", "--port", "0"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        assert proc.stderr is not None
+        stderr = proc.stderr
+
+        def pump_stderr() -> None:
+            for line in stderr:
+                lines.put(line)
+
+        # A reader thread lets the test wait for the "listening on" line with a timeout.
+        pump = threading.Thread(target=pump_stderr, daemon=True)
+        pump.start()
+        try:
+            base_url = None
+            while base_url is None:
+                found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", lines.get(timeout=20))
+                base_url = found.group(1) if found else None
+
+            # When it is health-checked and then interrupted with Ctrl-C
+            healthy = EmulatorControl(base_url).health()
+            proc.send_signal(signal.SIGINT)
+            returncode = proc.wait(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            pump.join(timeout=20)
+
+    # Then it served requests and exited cleanly
+    assert healthy
+    assert returncode == 0

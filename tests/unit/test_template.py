@@ -1,0 +1,87 @@
+"""template.yaml keeps its promises: least privilege, no plaintext secrets, and no drift from the code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from local import template
+
+TEMPLATE = template.load()
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def statements(logical_id: str) -> list[dict]:  # type: ignore[type-arg]
+    found = []
+    for policy in TEMPLATE.resources[logical_id]["Properties"]["Policies"]:
+        for statement in policy["Statement"]:
+            if "Fn::If" in statement:
+                statement = statement["Fn::If"][1]
+            found.append(statement)
+    return found
+
+
+def test_no_statement_uses_a_wildcard() -> None:
+    for function in TEMPLATE.functions():
+        for statement in statements(function):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert all("*" not in action for action in actions), statement
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            assert all(resource != "*" for resource in resources), statement
+
+
+def test_calls_function_cannot_read_secrets_or_idempotency_records() -> None:
+    granted = json.dumps(statements("CallsFunction"))
+    assert "secretsmanager" not in granted
+    assert "IdempotencyTable" not in granted
+
+
+def test_no_secret_is_a_plaintext_variable_or_a_noecho_parameter() -> None:
+    for name, spec in TEMPLATE.parameters.items():
+        assert not spec.get("NoEcho"), name
+    for function in TEMPLATE.functions().values():
+        for name in function.environment:
+            assert not any(word in name for word in ("TOKEN", "PASSWORD", "SECRET_VALUE", "API_KEY")), name
+
+
+def test_functions_run_python_313_on_arm64_with_explicit_limits() -> None:
+    globals_ = TEMPLATE.document["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.13"
+    assert globals_["Architectures"] == ["arm64"]
+    for function in TEMPLATE.functions().values():
+        assert function.timeout > 0
+        assert function.memory > 0
+        assert (function.code_uri / "app.py").exists()
+
+
+def test_ingest_environment_names_what_the_settings_read() -> None:
+    env = TEMPLATE.functions()["IngestFunction"].environment
+    assert {"CALLS_TABLE", "IDEMPOTENCY_TABLE", "TWILIO_SECRET_ID", "WEBHOOK_SECRET_ID", "MAX_CONTENT_BYTES"} <= set(
+        env
+    )
+
+
+def test_env_json_covers_every_variable_the_template_resolves_at_deploy_time() -> None:
+    # sam local invoke --env-vars needs a local value for every intrinsic in Environment
+    local = json.loads((ROOT / "events" / "env.json").read_text())["Parameters"]
+    for function in TEMPLATE.functions().values():
+        for name, value in function.environment.items():
+            if isinstance(value, dict):
+                assert name in local, f"{function.logical_id}.{name} has no local value in events/env.json"
+
+
+def test_routes_are_the_contracts() -> None:
+    routes = {route.route_key: (f.logical_id, route.auth) for f in TEMPLATE.functions().values() for route in f.routes}
+    assert routes == {
+        "POST /events": ("IngestFunction", "NONE"),
+        "PUT /calls/{key}": ("CallsFunction", "AWS_IAM"),
+        "GET /calls/{key}": ("CallsFunction", "AWS_IAM"),
+        "DELETE /calls/{key}": ("CallsFunction", "AWS_IAM"),
+    }
+
+
+def test_tables_have_ttl_and_on_demand_billing() -> None:
+    tables = TEMPLATE.tables()
+    assert tables["CallsTable"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert tables["IdempotencyTable"]["TimeToLiveSpecification"]["AttributeName"] == "expiration"
+    assert all(table["BillingMode"] == "PAY_PER_REQUEST" for table in tables.values())
