@@ -3,7 +3,9 @@
 The real ``twilio`` client can be pointed at it (``client.api.base_url = emulator.base_url``) so the
 bridge and its tests talk real HTTP over loopback. A JSON control API under ``/_emulator/`` (and the
 matching in-process helpers) creates calls, changes their status, injects faults and exposes what was
-accepted. Standard library only.
+accepted. It also simulates Voice SDK calls (inbound to and outbound from a client identity) and POSTs the
+status callbacks Twilio would send for them, signed with twilio's RequestValidator as Twilio signs them.
+Standard library only, apart from that signer.
 
 Run standalone::
 
@@ -15,6 +17,7 @@ import base64
 import binascii
 import contextlib
 import email.utils
+import http.client
 import json
 import logging
 import os
@@ -36,6 +39,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
 from typing import Any, Self, cast
 
+from twilio.request_validator import RequestValidator
+
 __all__ = ["CALL_STATUSES", "Account", "EmulatorControl", "TwilioEmulator", "main"]
 
 logger = logging.getLogger(__name__)
@@ -44,6 +49,7 @@ CALL_STATUSES: frozenset[str] = frozenset(
     {"queued", "initiated", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"}
 )
 _UDM_ACCEPTING_STATUSES = frozenset({"ringing", "in-progress"})
+_FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 _NOT_IN_PROGRESS_MESSAGE = "Call is not in-progress or ringing. Cannot send User Defined Message"
 
 _ACCOUNT_SID_RE = re.compile(r"AC[0-9a-fA-F]{32}")
@@ -52,6 +58,8 @@ _API_KEY_SID_RE = re.compile(r"SK[0-9a-fA-F]{32}")
 # Segments are matched loosely so malformed SIDs get Twilio's 404 rather than falling through.
 _UDM_PATH_RE = re.compile(r"/2010-04-01/Accounts/([^/]+)/Calls/([^/]+)/UserDefinedMessages\.json")
 _CALL_CONTROL_PATH_RE = re.compile(r"/_emulator/calls/([^/]+)")
+_CALL_ACTION_PATH_RE = re.compile(r"/_emulator/calls/([^/]+)/(answer|hangup)")
+_CALLBACK_REPLAY_PATH_RE = re.compile(r"/_emulator/callbacks/([^/]+)/replay")
 
 _MAX_CONTENT_BYTES = 10240
 # Far above any legitimate UDM form body; bounds memory for a misbehaving client.
@@ -64,6 +72,17 @@ _FAULT_STATUS_ERRORS: dict[int, tuple[int, str]] = {
     500: (20500, "Internal Server Error"),
     503: (20503, "Service Unavailable"),
 }
+
+# Simulated Voice SDK calls: the numbers Twilio would show and the call progress events a leg can report.
+_TWILIO_NUMBER = "+15550001111"
+_DEFAULT_CALLER = "+15551230000"
+_DEFAULT_DIALLED = "+15557654321"
+_CALLBACK_EVENTS: tuple[str, ...] = ("initiated", "ringing", "answered", "completed")
+_EVENT_STATUS = {"initiated": "initiated", "ringing": "ringing", "answered": "in-progress"}
+_CALLBACK_TIMEOUT_SECONDS = 10.0
+# A control request that delivers callbacks answers only after each one (up to 10 s apiece) was sent.
+_CALLBACK_CONTROL_TIMEOUT_SECONDS = 120.0
+_PLACE_KEYS = frozenset({"identity", "status_callback", "account_sid", "events"})
 
 JSONDict = dict[str, Any]
 
@@ -92,13 +111,63 @@ class Account:
 
 
 @dataclass
+class _Leg:
+    """What a simulated Voice SDK leg looks like to Twilio, and where its status callbacks go."""
+
+    direction: str
+    from_: str
+    to: str
+    parent_sid: str | None
+    callback_url: str | None
+    events: frozenset[str]
+    # False for a TwiML App's own status callback: only "completed", without SequenceNumber/CallbackSource.
+    progress_events: bool = True
+    child_sid: str | None = None
+    sequence: int = 0
+    answered_at: float | None = None
+
+
+@dataclass
 class _Call:
     sid: str
     account_sid: str
     status: str
+    leg: _Leg | None = None
 
     def as_dict(self) -> JSONDict:
-        return {"sid": self.sid, "account_sid": self.account_sid, "status": self.status}
+        data: JSONDict = {"sid": self.sid, "account_sid": self.account_sid, "status": self.status}
+        if self.leg is not None:
+            data.update(
+                {
+                    "direction": self.leg.direction,
+                    "from": self.leg.from_,
+                    "to": self.leg.to,
+                    "parent_call_sid": self.leg.parent_sid,
+                }
+            )
+        return data
+
+
+@dataclass
+class _Callback:
+    index: int
+    url: str
+    params: dict[str, str]
+    signature: str
+    held: bool
+    status_code: int | None = None
+    error: str | None = None
+
+    def as_dict(self) -> JSONDict:
+        return {
+            "index": self.index,
+            "url": self.url,
+            "params": dict(self.params),
+            "signature": self.signature,
+            "status_code": self.status_code,
+            "error": self.error,
+            "held": self.held,
+        }
 
 
 @dataclass
@@ -200,6 +269,44 @@ def _check_status(status: object) -> str:
     return status
 
 
+def _check_final_status(status: object) -> str:
+    if not isinstance(status, str) or status not in _FINAL_STATUSES:
+        raise ValueError(f"invalid final call status {status!r}; expected one of {sorted(_FINAL_STATUSES)}")
+    return status
+
+
+def _check_text(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name!r} must be a non-empty string")
+    return value
+
+
+def _check_callback_url(url: object, name: str) -> str:
+    problem = f"{name!r} must be an http(s) URL, got {url!r}"
+    if not isinstance(url, str):
+        raise ValueError(problem)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that isn't one
+    except ValueError:
+        raise ValueError(problem) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(problem)
+    return url
+
+
+def _parse_events(events: object) -> frozenset[str]:
+    # statusCallbackEvent is space-separated in TwiML; accept that as well as a list.
+    items = events.split() if isinstance(events, str) else events
+    if isinstance(items, Mapping) or not isinstance(items, Iterable):
+        raise ValueError("'events' must be a list of event names")
+    parsed = list(items)
+    for event in parsed:
+        if event not in _CALLBACK_EVENTS:
+            raise ValueError(f"invalid status callback event {event!r}; expected some of {list(_CALLBACK_EVENTS)}")
+    return frozenset(parsed)
+
+
 def _rfc2822_now() -> str:
     stamp = email.utils.format_datetime(datetime.now(UTC))
     # Twilio always writes "+0000"; never let a "-0000"/"GMT" variant through.
@@ -275,6 +382,8 @@ class TwilioEmulator:
         self._faults: deque[_Fault] = deque()
         self._stats: dict[str, int] = self._zero_stats()
         self._connections: set[socket.socket] = set()
+        self._callbacks: list[_Callback] = []
+        self._holding = False
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -389,6 +498,262 @@ class TwilioEmulator:
             self._idempotency.clear()
             self._faults.clear()
             self._stats = self._zero_stats()
+            self._callbacks.clear()
+            self._holding = False
+
+    # -- simulated Voice SDK calls and their status callbacks -----------------------------------------
+    # Call state changes under the lock; callbacks are POSTed after it is released, because the receiver
+    # may call back into the emulator (a UDM to the call) while it handles one.
+
+    def place_inbound(
+        self,
+        identity: str,
+        status_callback: str,
+        *,
+        account_sid: str | None = None,
+        caller: str = _DEFAULT_CALLER,
+        events: Iterable[str] = _CALLBACK_EVENTS,
+    ) -> JSONDict:
+        """A PSTN caller rings the Twilio number, whose TwiML dials ``<Client>identity</Client>``.
+
+        The child leg (to ``client:identity``) reports to ``status_callback``; it is left ringing.
+        """
+        _check_text(identity, "identity")
+        _check_text(caller, "caller")
+        url = _check_callback_url(status_callback, "status_callback")
+        wanted = _parse_events(events)
+        parent = _Leg("inbound", caller, _TWILIO_NUMBER, None, None, frozenset())
+        child = _Leg("outbound-dial", caller, "client:" + identity, None, url, wanted)
+        return self._place(self._owner(account_sid), parent, child)
+
+    def place_outbound(
+        self,
+        identity: str,
+        status_callback: str,
+        app_status_callback: str | None = None,
+        *,
+        account_sid: str | None = None,
+        to: str = _DEFAULT_DIALLED,
+        events: Iterable[str] = _CALLBACK_EVENTS,
+    ) -> JSONDict:
+        """``client:identity`` calls ``to`` through a TwiML App, whose TwiML dials ``<Number>to</Number>``.
+
+        The child leg reports to ``status_callback``; the parent (the SDK leg) sends only its ``completed``
+        to ``app_status_callback``, the TwiML App's own status callback URL. The child is left ringing.
+        """
+        _check_text(identity, "identity")
+        _check_text(to, "to")
+        url = _check_callback_url(status_callback, "status_callback")
+        app_url = None
+        if app_status_callback is not None:
+            app_url = _check_callback_url(app_status_callback, "app_status_callback")
+        wanted = _parse_events(events)
+        only_completed = frozenset({"completed"})
+        parent = _Leg("inbound", "client:" + identity, to, None, app_url, only_completed, progress_events=False)
+        child = _Leg("outbound-dial", _TWILIO_NUMBER, to, None, url, wanted)
+        return self._place(self._owner(account_sid), parent, child)
+
+    def answer(self, call_sid: str) -> JSONDict:
+        """The dialled child leg picks up: ringing -> in-progress, with its ``answered`` callback."""
+        with self._lock:
+            call = self._simulated(call_sid)
+            if cast(_Leg, call.leg).parent_sid is None:
+                raise ValueError(f"call {call_sid} is a parent leg; only the dialled child leg is answered")
+            if call.status != "ringing":
+                raise ValueError(f"call {call_sid} is {call.status}, not ringing")
+            to_send = self._transition(call, "in-progress", "answered")
+            answered = call.as_dict()
+        self._deliver(to_send)
+        return answered
+
+    def hang_up(self, call_sid: str, status: str = "completed") -> JSONDict:
+        """End the named leg with ``status``; the call's other leg ends too, child first, then parent.
+
+        Returns ``{"parent": call, "child": call}`` as they are afterwards.
+        """
+        final = _check_final_status(status)
+        with self._lock:
+            call = self._simulated(call_sid)
+            if call.status in _FINAL_STATUSES:
+                raise ValueError(f"call {call_sid} has already ended ({call.status})")
+            leg = cast(_Leg, call.leg)
+            if leg.parent_sid is None:
+                parent_sid, child_sid, parent_status = call.sid, cast(str, leg.child_sid), final
+                child = self._calls.get(child_sid)
+                # Twilio cancels a dialled leg that was still ringing when the caller hung up.
+                child_status = "completed" if child is not None and child.status == "in-progress" else "canceled"
+            else:
+                parent_sid, child_sid = leg.parent_sid, call.sid
+                child_status, parent_status = final, "completed"
+        self._deliver(self._step(child_sid, child_status, "completed"))
+        self._deliver(self._step(parent_sid, parent_status, "completed"))
+        with self._lock:
+            legs = {"parent": self._calls.get(parent_sid), "child": self._calls.get(child_sid)}
+            return {name: leg_call.as_dict() for name, leg_call in legs.items() if leg_call is not None}
+
+    def callbacks(self) -> list[JSONDict]:
+        with self._lock:
+            return [record.as_dict() for record in self._callbacks]
+
+    def replay_callback(self, index: int) -> JSONDict:
+        """Send a recorded callback again, byte for byte (held instead while callbacks are held)."""
+        with self._lock:
+            original = self._callback_at(index)
+            record = _Callback(
+                index=len(self._callbacks),
+                url=original.url,
+                params=dict(original.params),
+                signature=original.signature,
+                held=self._holding,
+            )
+            self._callbacks.append(record)
+        self._deliver([] if record.held else [record])
+        with self._lock:
+            return record.as_dict()
+
+    def hold_callbacks(self, hold: bool = True) -> None:
+        """While held, new callbacks are recorded but not sent; release_callbacks() sends them."""
+        if not isinstance(hold, bool):
+            raise ValueError("'hold' must be a boolean")
+        with self._lock:
+            self._holding = hold
+
+    def release_callbacks(self, order: Sequence[int] | None = None) -> list[JSONDict]:
+        """Send held callbacks: those named by index in ``order`` (in that order), else all, oldest first."""
+        with self._lock:
+            if order is None:
+                chosen = [record for record in self._callbacks if record.held]
+            else:
+                if isinstance(order, str | bytes) or not isinstance(order, Sequence) or not all(map(_is_int, order)):
+                    raise ValueError("'order' must be a list of callback indexes")
+                if len(set(order)) != len(order):
+                    raise ValueError("'order' names a callback more than once")
+                chosen = [self._callback_at(index) for index in order]
+                not_held = [record.index for record in chosen if not record.held]
+                if not_held:
+                    raise ValueError(f"callbacks {not_held} are not held")
+            # Claimed under the lock so a concurrent release can't send the same callback twice.
+            for record in chosen:
+                record.held = False
+        self._deliver(chosen)
+        with self._lock:
+            return [record.as_dict() for record in chosen]
+
+    def _place(self, account_sid: str, parent: _Leg, child: _Leg) -> JSONDict:
+        with self._lock:
+            parent_sid, child_sid = self._new_call_sid(), self._new_call_sid()
+            parent.child_sid, child.parent_sid = child_sid, parent_sid
+            # The parent is answered by the app's TwiML from the start; its duration counts from now.
+            parent.answered_at = time.monotonic()
+            self._calls[parent_sid] = _Call(parent_sid, account_sid, "in-progress", parent)
+            self._calls[child_sid] = _Call(child_sid, account_sid, "queued", child)
+        self._deliver(self._step(child_sid, "initiated", "initiated"))
+        self._deliver(self._step(child_sid, "ringing", "ringing"))
+        return {"parent": parent_sid, "child": child_sid}
+
+    def _owner(self, account_sid: str | None) -> str:
+        owner = self._accounts[0].account_sid if account_sid is None else account_sid
+        if owner not in {account.account_sid for account in self._accounts}:
+            raise ValueError(f"unknown account_sid {owner!r}")
+        return owner
+
+    def _new_call_sid(self) -> str:
+        while True:
+            sid = "CA" + secrets.token_hex(16)
+            if sid not in self._calls:
+                return sid
+
+    def _simulated(self, call_sid: str) -> _Call:
+        call = self._calls.get(call_sid)
+        if call is None:
+            raise KeyError(f"unknown call {call_sid}")
+        if call.leg is None:
+            raise ValueError(f"call {call_sid} is not a simulated Voice SDK call")
+        return call
+
+    def _callback_at(self, index: object) -> _Callback:
+        if not _is_int(index):
+            raise ValueError(f"a callback index must be an integer, got {index!r}")
+        position = cast(int, index)
+        # No negative indexing: -1 is not a callback anyone was told about.
+        if not 0 <= position < len(self._callbacks):
+            raise KeyError(f"unknown callback {index}")
+        return self._callbacks[position]
+
+    def _step(self, call_sid: str, status: str, event: str) -> list[_Callback]:
+        """Move a live leg to ``status`` unless it already ended (or was reset away) meanwhile."""
+        with self._lock:
+            call = self._calls.get(call_sid)
+            if call is None or call.leg is None or call.status in _FINAL_STATUSES:
+                return []
+            return self._transition(call, status, event)
+
+    def _transition(self, call: _Call, status: str, event: str) -> list[_Callback]:
+        """Under the lock: set the status and record the leg's callback; returns it if it is to be sent now."""
+        leg = cast(_Leg, call.leg)
+        now = time.monotonic()
+        call.status = status
+        if event == "answered":
+            leg.answered_at = now
+        if leg.callback_url is None or event not in leg.events:
+            return []
+        params = {
+            "AccountSid": call.account_sid,
+            "ApiVersion": "2010-04-01",
+            "CallSid": call.sid,
+            "CallStatus": _EVENT_STATUS.get(event, status),
+            "Called": leg.to,
+            "Caller": leg.from_,
+            "Direction": leg.direction,
+            "From": leg.from_,
+            "To": leg.to,
+        }
+        if leg.parent_sid is not None:
+            params["ParentCallSid"] = leg.parent_sid
+        if event == "completed":
+            params["CallDuration"] = str(int(now - leg.answered_at) if leg.answered_at is not None else 0)
+        params["Timestamp"] = _rfc2822_now()
+        if leg.progress_events:
+            params["SequenceNumber"] = str(leg.sequence)
+            params["CallbackSource"] = "call-progress-events"
+            leg.sequence += 1
+        token = next(account.auth_token for account in self._accounts if account.account_sid == call.account_sid)
+        signature = str(RequestValidator(token).compute_signature(leg.callback_url, params))
+        record = _Callback(len(self._callbacks), leg.callback_url, params, signature, held=self._holding)
+        self._callbacks.append(record)
+        return [] if record.held else [record]
+
+    def _deliver(self, records: Iterable[_Callback]) -> None:
+        for record in records:
+            status_code, error = self._post_callback(record)
+            with self._lock:
+                record.status_code, record.error = status_code, error
+
+    def _post_callback(self, record: _Callback) -> tuple[int | None, str | None]:
+        # http.client rather than urllib: header names go out as Twilio spells them, no proxy from the
+        # environment intercepts a loopback receiver, and a 3xx is recorded rather than followed.
+        parts = urllib.parse.urlsplit(record.url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        connection = connection_class(cast(str, parts.hostname), parts.port, timeout=_CALLBACK_TIMEOUT_SECONDS)
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "User-Agent": "TwilioProxy/1.1",
+            "X-Twilio-Signature": record.signature,
+        }
+        try:
+            connection.request("POST", target, body=urllib.parse.urlencode(record.params), headers=headers)
+            response = connection.getresponse()
+            response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            # Twilio logs a failed webhook and carries on; so does the emulator.
+            logger.debug("status callback %d to %s failed", record.index, record.url, exc_info=True)
+            return None, f"{type(exc).__name__}: {exc}"
+        finally:
+            connection.close()
+        logger.debug("status callback %d to %s answered %d", record.index, record.url, status)
+        return status, None
 
     # -- internals used by the request handler ---------------------------------------------------------
 
@@ -523,15 +888,31 @@ class TwilioEmulator:
                 "DELETE": lambda: self._no_content(self.clear_faults),
             },
             "/_emulator/reset": {"POST": lambda: self._no_content(self.reset)},
+            "/_emulator/calls/inbound": {"POST": lambda: _json_reply(201, self._place_inbound_from(payload))},
+            "/_emulator/calls/outbound": {"POST": lambda: _json_reply(201, self._place_outbound_from(payload))},
+            "/_emulator/callbacks": {"GET": lambda: _json_reply(200, self.callbacks())},
+            "/_emulator/callbacks/hold": {"POST": lambda: self._no_content(lambda: self._hold_from(payload))},
+            "/_emulator/callbacks/release": {"POST": lambda: _json_reply(200, self._release_from(payload))},
         }
         handlers = routes.get(path)
         match = _CALL_CONTROL_PATH_RE.fullmatch(path)
+        action = _CALL_ACTION_PATH_RE.fullmatch(path)
+        replay = _CALLBACK_REPLAY_PATH_RE.fullmatch(path)
         if handlers is None and match is not None:
             call_sid = urllib.parse.unquote(match.group(1))
             handlers = {
                 "GET": lambda: _json_reply(200, self._get_call(call_sid)),
                 "POST": lambda: _json_reply(200, self.set_call_status(call_sid, self._status_from(payload))),
             }
+        elif handlers is None and action is not None:
+            leg_sid = urllib.parse.unquote(action.group(1))
+            if action.group(2) == "answer":
+                handlers = {"POST": lambda: _json_reply(200, self.answer(leg_sid))}
+            else:
+                handlers = {"POST": lambda: _json_reply(200, self._hang_up_from(leg_sid, payload))}
+        elif handlers is None and replay is not None:
+            raw_index = urllib.parse.unquote(replay.group(1))
+            handlers = {"POST": lambda: _json_reply(200, self.replay_callback(self._index_from(raw_index)))}
         if handlers is None:
             return _json_reply(404, {"error": f"no control endpoint {path}"})
         handler = handlers.get(method)
@@ -564,6 +945,58 @@ class TwilioEmulator:
 
     def _status_from(self, payload: object) -> str:
         return _check_status(self._object_from(payload).get("status"))
+
+    def _place_inbound_from(self, payload: object) -> JSONDict:
+        data = self._place_fields(payload, {"caller"})
+        extra = {"caller": data["caller"]} if "caller" in data else {}
+        return self.place_inbound(
+            data.get("identity", ""),
+            data.get("status_callback", ""),
+            account_sid=data.get("account_sid"),
+            events=data.get("events", _CALLBACK_EVENTS),
+            **extra,
+        )
+
+    def _place_outbound_from(self, payload: object) -> JSONDict:
+        data = self._place_fields(payload, {"app_status_callback", "to"})
+        extra = {"to": data["to"]} if "to" in data else {}
+        return self.place_outbound(
+            data.get("identity", ""),
+            data.get("status_callback", ""),
+            data.get("app_status_callback"),
+            account_sid=data.get("account_sid"),
+            events=data.get("events", _CALLBACK_EVENTS),
+            **extra,
+        )
+
+    def _place_fields(self, payload: object, extra_keys: set[str]) -> Mapping[str, Any]:
+        data = self._object_from(payload)
+        # A misspelt key (statusCallback) would otherwise silently place a call without callbacks.
+        unknown = set(data) - _PLACE_KEYS - extra_keys
+        if unknown:
+            raise ValueError(f"unknown keys: {sorted(unknown)}")
+        account_sid = data.get("account_sid")
+        if account_sid is not None and not isinstance(account_sid, str):
+            raise ValueError("'account_sid' must be a string")
+        return data
+
+    def _hang_up_from(self, call_sid: str, payload: object) -> JSONDict:
+        return self.hang_up(call_sid, self._object_from(payload).get("status", "completed"))
+
+    def _hold_from(self, payload: object) -> None:
+        self.hold_callbacks(self._object_from(payload).get("hold", True))
+
+    def _release_from(self, payload: object) -> list[JSONDict]:
+        order = self._object_from(payload).get("order")
+        if order is not None and not isinstance(order, list):
+            raise ValueError("'order' must be a list of callback indexes")
+        return self.release_callbacks(order)
+
+    @staticmethod
+    def _index_from(raw: str) -> int:
+        if not raw.isdecimal():
+            raise KeyError(f"unknown callback {raw}")
+        return int(raw)
 
     def _add_faults_from(self, payload: object) -> _Reply:
         if not isinstance(payload, dict | list):
@@ -780,7 +1213,76 @@ class EmulatorControl:
     def reset(self) -> None:
         self._request("POST", "/reset")
 
-    def _request(self, method: str, path: str, payload: object = None) -> Any:
+    def place_inbound(
+        self,
+        identity: str,
+        status_callback: str,
+        *,
+        account_sid: str | None = None,
+        caller: str = _DEFAULT_CALLER,
+        events: Iterable[str] = _CALLBACK_EVENTS,
+    ) -> JSONDict:
+        payload: JSONDict = {
+            "identity": identity,
+            "status_callback": status_callback,
+            "caller": caller,
+            "events": self._events(events),
+        }
+        if account_sid is not None:
+            payload["account_sid"] = account_sid
+        return cast(JSONDict, self._callback_request("POST", "/calls/inbound", payload))
+
+    def place_outbound(
+        self,
+        identity: str,
+        status_callback: str,
+        app_status_callback: str | None = None,
+        *,
+        account_sid: str | None = None,
+        to: str = _DEFAULT_DIALLED,
+        events: Iterable[str] = _CALLBACK_EVENTS,
+    ) -> JSONDict:
+        payload: JSONDict = {
+            "identity": identity,
+            "status_callback": status_callback,
+            "to": to,
+            "events": self._events(events),
+        }
+        if app_status_callback is not None:
+            payload["app_status_callback"] = app_status_callback
+        if account_sid is not None:
+            payload["account_sid"] = account_sid
+        return cast(JSONDict, self._callback_request("POST", "/calls/outbound", payload))
+
+    def answer(self, call_sid: str) -> JSONDict:
+        path = "/calls/" + urllib.parse.quote(call_sid, safe="") + "/answer"
+        return cast(JSONDict, self._callback_request("POST", path))
+
+    def hang_up(self, call_sid: str, status: str = "completed") -> JSONDict:
+        path = "/calls/" + urllib.parse.quote(call_sid, safe="") + "/hangup"
+        return cast(JSONDict, self._callback_request("POST", path, {"status": status}))
+
+    def callbacks(self) -> list[JSONDict]:
+        return cast(list[JSONDict], self._request("GET", "/callbacks"))
+
+    def replay_callback(self, index: int) -> JSONDict:
+        return cast(JSONDict, self._callback_request("POST", f"/callbacks/{int(index)}/replay"))
+
+    def hold_callbacks(self, hold: bool = True) -> None:
+        self._request("POST", "/callbacks/hold", {"hold": hold})
+
+    def release_callbacks(self, order: Sequence[int] | None = None) -> list[JSONDict]:
+        payload: JSONDict = {} if order is None else {"order": list(order)}
+        return cast(list[JSONDict], self._callback_request("POST", "/callbacks/release", payload))
+
+    @staticmethod
+    def _events(events: Iterable[str]) -> list[str]:
+        return events.split() if isinstance(events, str) else list(events)
+
+    def _callback_request(self, method: str, path: str, payload: object = None) -> Any:
+        return self._request(method, path, payload, timeout=max(self._timeout, _CALLBACK_CONTROL_TIMEOUT_SECONDS))
+
+    def _request(self, method: str, path: str, payload: object = None, timeout: float | None = None) -> Any:
         data = None if payload is None else json.dumps(payload).encode("utf-8")
         headers = {"Accept": "application/json"}
         if data is not None:
@@ -788,7 +1290,7 @@ class EmulatorControl:
         url = f"http://{self._netloc}{self._prefix}{path}"
         request = urllib.request.Request(url, data=data, headers=headers, method=method)
         try:
-            with self._opener.open(request, timeout=self._timeout) as response:
+            with self._opener.open(request, timeout=self._timeout if timeout is None else timeout) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             with exc:

@@ -7,19 +7,24 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+import urllib.parse
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from local.twilio_emulator import Account, EmulatorControl, TwilioEmulator
@@ -823,6 +828,765 @@ def test_control_unknown_endpoint_is_404(emulator: TwilioEmulator) -> None:
     # Then the control API answers 404 with a JSON error
     assert response.status_code == 404
     assert "error" in response.json()
+
+
+# -- simulated Voice SDK calls & signed status callbacks ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Received:
+    """One POST as the receiver saw it; `url` is rebuilt from Host + request target, as a server would."""
+
+    url: str
+    header_names: tuple[str, ...]
+    headers: dict[str, str]  # lower-case names
+    form: dict[str, str]
+
+
+class CallbackReceiver:
+    """A stand-in for the bridge's HTTP front: records every POST and answers `status` (204)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._received: list[Received] = []
+        self.status = 204
+        self.on_post: Callable[[Received], None] | None = None
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8")
+                pairs = urllib.parse.parse_qsl(body, keep_blank_values=True, strict_parsing=True)
+                form = dict(pairs)
+                # Twilio never repeats a status callback parameter; a dict must not hide one.
+                assert len(form) == len(pairs)
+                received = Received(
+                    url=f"http://{self.headers['Host']}{self.path}",
+                    header_names=tuple(self.headers.keys()),
+                    headers={name.lower(): value for name, value in self.headers.items()},
+                    form=form,
+                )
+                with receiver._lock:
+                    receiver._received.append(received)
+                if receiver.on_post is not None:
+                    receiver.on_post(received)
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> "CallbackReceiver":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def url(self, path_and_query: str = "/twilio/call-status") -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}{path_and_query}"
+
+    def received(self) -> list[Received]:
+        with self._lock:
+            return list(self._received)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._received.clear()
+        self.status = 204
+        self.on_post = None
+
+
+@pytest.fixture(scope="module")
+def receiver_server() -> Iterator[CallbackReceiver]:
+    server = CallbackReceiver().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def receiver(receiver_server: CallbackReceiver) -> CallbackReceiver:
+    receiver_server.clear()
+    return receiver_server
+
+
+DIAL_QUERY = "?key=identity:alice&leg=parent"
+CHILD_PARAMS = {
+    "AccountSid",
+    "ApiVersion",
+    "CallSid",
+    "CallStatus",
+    "Called",
+    "Caller",
+    "Direction",
+    "From",
+    "To",
+    "ParentCallSid",
+    "SequenceNumber",
+    "Timestamp",
+    "CallbackSource",
+}
+
+
+def _signed_for(received: Received, token: str = AUTH_TOKEN) -> bool:
+    return bool(RequestValidator(token).validate(received.url, received.form, received.headers["x-twilio-signature"]))
+
+
+def _statuses(received: list[Received]) -> list[str]:
+    return [item.form["CallStatus"] for item in received]
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/twilio/call-status"
+
+
+def _call_status(emulator: TwilioEmulator, call_sid: str) -> str:
+    return str(next(call["status"] for call in emulator.calls() if call["sid"] == call_sid))
+
+
+def test_inbound_call_sends_signed_initiated_ringing_answered_completed_for_the_client_leg(
+    emulator: TwilioEmulator, receiver: CallbackReceiver
+) -> None:
+    # Given an SDK user "bob" rung by a PSTN caller, the <Client> leg reporting to the receiver
+    url = receiver.url()
+    call = emulator.place_inbound("bob", url)
+
+    # When bob answers and later hangs up
+    emulator.answer(call["child"])
+    emulator.hang_up(call["child"])
+
+    # Then the child leg's four callbacks arrived in order, numbered 0..3
+    got = receiver.received()
+    assert _statuses(got) == ["initiated", "ringing", "in-progress", "completed"]
+    assert [item.form["SequenceNumber"] for item in got] == ["0", "1", "2", "3"]
+    # And each describes the child leg to client:bob, as Twilio would
+    for item in got:
+        assert set(item.form) == CHILD_PARAMS | ({"CallDuration"} if item.form["CallStatus"] == "completed" else set())
+        assert item.form["AccountSid"] == ACCOUNT_SID
+        assert item.form["ApiVersion"] == "2010-04-01"
+        assert item.form["CallSid"] == call["child"]
+        assert item.form["ParentCallSid"] == call["parent"]
+        assert (item.form["Direction"], item.form["CallbackSource"]) == ("outbound-dial", "call-progress-events")
+        assert item.form["To"] == item.form["Called"] == "client:bob"
+        assert item.form["From"] == item.form["Caller"] == "+15551230000"
+        assert item.form["Timestamp"].endswith(" +0000")
+        assert email.utils.parsedate_to_datetime(item.form["Timestamp"]).utcoffset() == UTC.utcoffset(None)
+        # And is signed for the exact URL it was sent to, with the account's auth token
+        assert item.url == url
+        assert _signed_for(item)
+        assert not _signed_for(item, OTHER_AUTH_TOKEN)
+        assert "X-Twilio-Signature" in item.header_names
+        assert item.headers["content-type"] == "application/x-www-form-urlencoded"
+        assert item.headers["user-agent"] == "TwilioProxy/1.1"
+    assert got[3].form["CallDuration"].isdigit()
+    # And the emulator recorded them as delivered, with the signature that was sent
+    records = emulator.callbacks()
+    assert [(r["index"], r["url"], r["status_code"], r["error"]) for r in records] == [
+        (i, url, 204, None) for i in range(4)
+    ]
+    assert [r["signature"] for r in records] == [item.headers["x-twilio-signature"] for item in got]
+    assert [r["params"] for r in records] == [item.form for item in got]
+
+
+def test_inbound_call_leaves_child_ringing_under_an_in_progress_parent_until_hung_up(
+    emulator: TwilioEmulator, receiver: CallbackReceiver
+) -> None:
+    # Given an inbound call placed to "bob"
+    call = emulator.place_inbound("bob", receiver.url(), caller="+15559990000")
+
+    # When the call table is read
+    calls = {c["sid"]: c for c in emulator.calls()}
+
+    # Then the parent is the caller's in-progress inbound call and the child is ringing client:bob
+    assert calls[call["parent"]] == {
+        "sid": call["parent"],
+        "account_sid": ACCOUNT_SID,
+        "status": "in-progress",
+        "direction": "inbound",
+        "from": "+15559990000",
+        "to": "+15550001111",
+        "parent_call_sid": None,
+    }
+    assert calls[call["child"]] == {
+        "sid": call["child"],
+        "account_sid": ACCOUNT_SID,
+        "status": "ringing",
+        "direction": "outbound-dial",
+        "from": "+15559990000",
+        "to": "client:bob",
+        "parent_call_sid": call["parent"],
+    }
+
+    # And when the answered child hangs up, both legs end: the child first, then the parent
+    emulator.answer(call["child"])
+    ended = emulator.hang_up(call["child"])
+    assert (ended["child"]["status"], ended["parent"]["status"]) == ("completed", "completed")
+    assert {c["status"] for c in emulator.calls()} == {"completed"}
+
+
+def test_outbound_call_reports_child_to_dial_url_with_query_and_parent_completed_to_app_url(
+    emulator: TwilioEmulator, receiver: CallbackReceiver
+) -> None:
+    # Given "alice" calling a number through a TwiML App: <Number> reports to DIAL_URL, the app to APP_URL
+    dial_url = receiver.url("/twilio/call-status" + DIAL_QUERY)
+    app_url = receiver.url("/twilio/call-status")
+    call = emulator.place_outbound("alice", dial_url, app_url)
+
+    # When the callee answers and later hangs up
+    emulator.answer(call["child"])
+    emulator.hang_up(call["child"])
+
+    # Then the child's four callbacks went to DIAL_URL, query included, then the parent's completed to APP_URL
+    got = receiver.received()
+    assert [item.url for item in got] == [dial_url] * 4 + [app_url]
+    assert _statuses(got) == ["initiated", "ringing", "in-progress", "completed", "completed"]
+    child, parent = got[:4], got[4]
+    for item in child:
+        assert item.form["CallSid"] == call["child"]
+        assert item.form["ParentCallSid"] == call["parent"]
+        assert (item.form["From"], item.form["To"]) == ("+15550001111", "+15557654321")
+        assert item.form["Direction"] == "outbound-dial"
+        assert _signed_for(item)
+        # The signature covers the query string: without it the request does not validate
+        assert not RequestValidator(AUTH_TOKEN).validate(
+            item.url.removesuffix(DIAL_QUERY), item.form, item.headers["x-twilio-signature"]
+        )
+    assert [item.form["SequenceNumber"] for item in child] == ["0", "1", "2", "3"]
+    # And the parent's completed describes the SDK leg, without SequenceNumber or CallbackSource
+    assert parent.form["CallSid"] == call["parent"]
+    assert (parent.form["From"], parent.form["Caller"]) == ("client:alice", "client:alice")
+    assert (parent.form["To"], parent.form["Called"]) == ("+15557654321", "+15557654321")
+    assert parent.form["Direction"] == "inbound"
+    assert parent.form["CallDuration"].isdigit()
+    assert not {"SequenceNumber", "CallbackSource", "ParentCallSid"} & set(parent.form)
+    assert _signed_for(parent)
+
+
+def test_outbound_call_without_app_status_callback_sends_only_the_child_callbacks(
+    emulator: TwilioEmulator, receiver: CallbackReceiver
+) -> None:
+    # Given an outbound call whose TwiML App has no status callback URL
+    call = emulator.place_outbound("alice", receiver.url(), to="+15553334444")
+
+    # When it is answered and the parent hangs up
+    emulator.answer(call["child"])
+    emulator.hang_up(call["parent"])
+
+    # Then only the child leg reported, to the dialled number
+    got = receiver.received()
+    assert _statuses(got) == ["initiated", "ringing", "in-progress", "completed"]
+    assert {item.form["CallSid"] for item in got} == {call["child"]}
+    assert {item.form["To"] for item in got} == {"+15553334444"}
+
+
+def test_udm_to_child_is_accepted_while_ringing_or_in_progress_and_refused_after_hang_up(
+    emulator: TwilioEmulator, receiver: CallbackReceiver, client: Client
+) -> None:
+    # Given an inbound call ringing bob
+    call = emulator.place_inbound("bob", receiver.url())
+
+    # When UDMs are sent to the child while it rings and after it is answered
+    ringing = _send_udm(client, call["child"], {"n": 1})
+    emulator.answer(call["child"])
+    answered = _send_udm(client, call["child"], {"n": 2})
+
+    # Then both are accepted
+    assert KX_SID.match(ringing.sid)
+    assert KX_SID.match(answered.sid)
+
+    # And after the call is hung up, UDMs to either leg are refused with 21220
+    emulator.hang_up(call["child"])
+    for sid in (call["child"], call["parent"]):
+        with pytest.raises(TwilioRestException) as excinfo:
+            _send_udm(client, sid)
+        assert (excinfo.value.status, excinfo.value.code) == (400, 21220)
+
+
+def test_receiver_can_send_udm_while_handling_a_callback_and_sees_the_status_it_was_told(
+    emulator: TwilioEmulator, receiver: CallbackReceiver
+) -> None:
+    # Given a receiver that, like the bridge, sends a UDM to the call while it handles each callback
+    udm_client = _twilio_client(emulator, ACCOUNT_SID, AUTH_TOKEN)
+    outcomes: list[tuple[str, str]] = []
+
+    def send_udm(received: Received) -> None:
+        try:
+            _send_udm(udm_client, received.form["CallSid"])
+            outcomes.append((received.form["CallStatus"], "accepted"))
+        except TwilioRestException as exc:
+            outcomes.append((received.form["CallStatus"], str(exc.code)))
+
+    receiver.on_post = send_udm
+
+    # When a call is placed, answered and hung up
+    call = emulator.place_inbound("bob", receiver.url())
+    emulator.answer(call["child"])
+    emulator.hang_up(call["child"])
+
+    # Then no callback deadlocked on the emulator, and each UDM met the status its callback announced
+    assert outcomes == [
+        ("initiated", "21220"),
+        ("ringing", "accepted"),
+        ("in-progress", "accepted"),
+        ("completed", "21220"),
+    ]
+    assert [r["status_code"] for r in emulator.callbacks()] == [204] * 4
+
+
+def test_hang_up_of_unanswered_child_with_no_answer_reports_no_answer_then_completes_parent(
+    emulator: TwilioEmulator, receiver: CallbackReceiver
+) -> None:
+    # Given an outbound call whose callee never picks up
+    dial_url = receiver.url("/twilio/call-status" + DIAL_QUERY)
+    app_url = receiver.url("/twilio/call-status")
+    call = emulator.place_outbound("alice", dial_url, app_url)
+
+    # When the child leg gives up with no-answer
+    ended = emulator.hang_up(call["child"], "no-answer")
+
+    # Then the child's completed event carries no-answer and no talk time, then the parent completes
+    got = receiver.received()
+    assert [(item.url, item.form["CallStatus"]) for item in got] == [
+        (dial_url, "initiated"),
+        (dial_url, "ringing"),
+        (dial_url, "no-answer"),
+        (app_url, "completed"),
+    ]
+    assert (got[2].form["SequenceNumber"], got[2].form["CallDuration"]) == ("2", "0")
+    assert all(_signed_for(item) for item in got)
+    assert (ended["child"]["status"], ended["parent"]["status"]) == ("no-answer", "completed")
+    assert (_call_status(emulator, call["child"]), _call_status(emulator, call["parent"])) == (
+        "no-answer",
+        "completed",
+    )
+
+
+def test_hang_up_of_parent_completes_answered_child_first_then_parent(
+    emulator: TwilioEmulator, receiver: CallbackReceiver
+) -> None:
+    # Given an answered outbound call
+    dial_url = receiver.url("/twilio/call-status" + DIAL_QUERY)
+    app_url = receiver.url("/twilio/call-status")
+    call = emulator.place_outbound("alice", dial_url, app_url)
+    emulator.answer(call["child"])
+
+    # When the SDK user (the parent leg) hangs up
+    ended = emulator.hang_up(call["parent"])
+
+    # Then the child's completed goes to DIAL_URL before the parent's goes to APP_URL
+    last_two = receiver.received()[-2:]
+    assert [(item.url, item.form["CallSid"], item.form["CallStatus"]) for item in last_two] == [
+        (dial_url, call["child"], "completed"),
+        (app_url, call["parent"], "completed"),
+    ]
+    assert (ended["child"]["status"], ended["parent"]["status"]) == ("completed", "completed")
+
+
+def test_hang_up_of_parent_while_child_rings_cancels_the_child(
+    emulator: TwilioEmulator, receiver: CallbackReceiver
+) -> None:
+    # Given an inbound call still ringing bob
+    call = emulator.place_inbound("bob", receiver.url())
+
+    # When the PSTN caller (the parent leg) hangs up
+    ended = emulator.hang_up(call["parent"])
+
+    # Then the unanswered child ends canceled, without talk time, and the parent completes
+    last = receiver.received()[-1]
+    assert (last.form["CallStatus"], last.form["CallDuration"], last.form["SequenceNumber"]) == ("canceled", "0", "2")
+    assert (ended["child"]["status"], ended["parent"]["status"]) == ("canceled", "completed")
+
+
+def test_only_listed_events_are_sent_and_sequence_numbers_count_the_sent_ones(
+    emulator: TwilioEmulator, receiver: CallbackReceiver
+) -> None:
+    # Given a <Client> leg configured with statusCallbackEvent="ringing completed"
+    call = emulator.place_inbound("bob", receiver.url(), events=("ringing", "completed"))
+
+    # When it is answered (no callback) and hung up
+    emulator.answer(call["child"])
+    in_call_status = _call_status(emulator, call["child"])
+    emulator.hang_up(call["child"])
+
+    # Then only ringing and completed were sent, numbered 0 and 1, while the status still tracked the call
+    got = receiver.received()
+    assert [(item.form["CallStatus"], item.form["SequenceNumber"]) for item in got] == [
+        ("ringing", "0"),
+        ("completed", "1"),
+    ]
+    assert in_call_status == "in-progress"
+
+
+def test_events_can_be_given_as_twilio_space_separated_string(
+    emulator: TwilioEmulator, receiver: CallbackReceiver
+) -> None:
+    # Given events written as in TwiML's statusCallbackEvent attribute
+    call = emulator.place_inbound("bob", receiver.url(), events="answered completed")
+
+    # When the call is answered
+    emulator.answer(call["child"])
+
+    # Then placing sent nothing and answering sent the first callback
+    assert [(item.form["CallStatus"], item.form["SequenceNumber"]) for item in receiver.received()] == [
+        ("in-progress", "0")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"events": ("initiated", "hangup")}, "event"),
+        ({"identity": ""}, "identity"),
+        ({"status_callback": "ftp://127.0.0.1/cb"}, "status_callback"),
+        ({"status_callback": "not a url"}, "status_callback"),
+        ({"account_sid": OTHER_ACCOUNT_SID}, "account_sid"),
+    ],
+)
+def test_placing_a_call_with_invalid_arguments_is_rejected_and_creates_nothing(
+    emulator: TwilioEmulator, receiver: CallbackReceiver, kwargs: dict[str, Any], match: str
+) -> None:
+    # Given one invalid argument among otherwise valid ones
+    arguments: dict[str, Any] = {"identity": "bob", "status_callback": receiver.url(), **kwargs}
+
+    # When an inbound call is placed
+    # Then it raises ValueError and nothing was created or sent
+    with pytest.raises(ValueError, match=match):
+        emulator.place_inbound(**arguments)
+    assert emulator.calls() == []
+    assert emulator.callbacks() == []
+
+
+def test_answer_and_hang_up_refuse_legs_that_cannot_do_so(emulator: TwilioEmulator, receiver: CallbackReceiver) -> None:
+    # Given an inbound call and a plain (non-simulated) call
+    call = emulator.place_inbound("bob", receiver.url())
+    plain = emulator.create_call(ACCOUNT_SID)
+
+    # When impossible transitions are asked for, Then they are refused
+    with pytest.raises(ValueError, match="parent leg"):
+        emulator.answer(call["parent"])
+    with pytest.raises(ValueError, match="not a simulated"):
+        emulator.answer(plain["sid"])
+    with pytest.raises(ValueError, match="final call status"):
+        emulator.hang_up(call["child"], "ringing")
+    with pytest.raises(KeyError):
+        emulator.answer("CA" + "0" * 32)
+    emulator.answer(call["child"])
+    with pytest.raises(ValueError, match="not ringing"):
+        emulator.answer(call["child"])
+    emulator.hang_up(call["child"])
+    with pytest.raises(ValueError, match="already ended"):
+        emulator.hang_up(call["parent"])
+    # And the refused attempts sent nothing beyond the four real callbacks
+    assert _statuses(receiver.received()) == ["initiated", "ringing", "in-progress", "completed"]
+
+
+def test_held_callbacks_are_recorded_unsent_and_released_in_the_given_order(
+    emulator: TwilioEmulator, receiver: CallbackReceiver
+) -> None:
+    # Given callbacks held while a call is placed and answered
+    emulator.hold_callbacks()
+    call = emulator.place_inbound("bob", receiver.url())
+    emulator.answer(call["child"])
+
+    # Then nothing was sent, yet the call state moved on and the callbacks are recorded as held
+    assert receiver.received() == []
+    assert _call_status(emulator, call["child"]) == "in-progress"
+    assert [(r["index"], r["held"], r["status_code"]) for r in emulator.callbacks()] == [
+        (0, True, None),
+        (1, True, None),
+        (2, True, None),
+    ]
+
+    # When they are released in reverse order
+    released = emulator.release_callbacks([2, 1, 0])
+
+    # Then they arrive in that order, still correctly signed, and are recorded as delivered
+    got = receiver.received()
+    assert _statuses(got) == ["in-progress", "ringing", "initiated"]
+    assert [item.form["SequenceNumber"] for item in got] == ["2", "1", "0"]
+    assert all(_signed_for(item) for item in got)
+    assert [(r["index"], r["held"], r["status_code"]) for r in released] == [
+        (2, False, 204),
+        (1, False, 204),
+        (0, False, 204),
+    ]
+
+
+def test_hold_stays_on_until_turned_off_and_release_without_order_sends_oldest_first(
+    emulator: TwilioEmulator, receiver: CallbackReceiver
+) -> None:
+    # Given held callbacks, some released already
+    emulator.hold_callbacks(True)
+    call = emulator.place_inbound("bob", receiver.url())
+    emulator.release_callbacks([1])
+
+    # When more callbacks happen while still held, and holding is then turned off
+    emulator.answer(call["child"])
+    emulator.hold_callbacks(False)
+    emulator.hang_up(call["child"])
+
+    # Then the ones recorded while held wait for release; the later one was sent straight away
+    assert _statuses(receiver.received()) == ["ringing", "completed"]
+    released = emulator.release_callbacks()
+    assert [r["index"] for r in released] == [0, 2]
+    assert _statuses(receiver.received()) == ["ringing", "completed", "initiated", "in-progress"]
+    assert emulator.release_callbacks() == []
+
+
+def test_release_rejects_unknown_repeated_or_already_sent_indexes(
+    emulator: TwilioEmulator, receiver: CallbackReceiver
+) -> None:
+    # Given one sent callback and one held callback
+    emulator.place_inbound("bob", receiver.url(), events=("initiated", "ringing"))
+    emulator.hold_callbacks()
+    emulator.replay_callback(0)
+
+    # When bad orders are given, Then they are refused and nothing is released
+    with pytest.raises(KeyError):
+        emulator.release_callbacks([99])
+    with pytest.raises(KeyError):
+        emulator.release_callbacks([-1])
+    with pytest.raises(ValueError, match="not held"):
+        emulator.release_callbacks([0])
+    with pytest.raises(ValueError, match="more than once"):
+        emulator.release_callbacks([2, 2])
+    assert [r["held"] for r in emulator.callbacks()] == [False, False, True]
+
+
+def test_replay_resends_identical_params_and_signature_as_a_new_record(
+    emulator: TwilioEmulator, receiver: CallbackReceiver
+) -> None:
+    # Given a delivered ringing callback to a URL with a query string
+    url = receiver.url("/twilio/call-status" + DIAL_QUERY)
+    emulator.place_outbound("alice", url)
+
+    # When it is replayed
+    replayed = emulator.replay_callback(1)
+
+    # Then the very same request arrives again, still valid, and is recorded under a new index
+    got = receiver.received()
+    assert len(got) == 3
+    assert (got[2].url, got[2].form, got[2].headers["x-twilio-signature"]) == (
+        got[1].url,
+        got[1].form,
+        got[1].headers["x-twilio-signature"],
+    )
+    assert _signed_for(got[2])
+    original = emulator.callbacks()[1]
+    assert replayed == {**original, "index": 2}
+    with pytest.raises(KeyError):
+        emulator.replay_callback(3)
+
+
+def test_callbacks_to_a_closed_port_are_recorded_as_errors_and_the_call_still_progresses(
+    emulator: TwilioEmulator,
+) -> None:
+    # Given a status callback URL nobody listens on
+    url = _closed_port_url()
+
+    # When a call is placed, answered and hung up
+    call = emulator.place_inbound("bob", url)
+    emulator.answer(call["child"])
+    emulator.hang_up(call["child"])
+
+    # Then nothing raised, every delivery is recorded as failed, and the call table followed the call
+    records = emulator.callbacks()
+    assert len(records) == 4
+    assert all(r["status_code"] is None and r["error"] for r in records)
+    assert "ConnectionRefusedError" in records[0]["error"]
+    assert {c["status"] for c in emulator.calls()} == {"completed"}
+
+
+def test_receiver_error_status_is_recorded_as_the_status_code(
+    emulator: TwilioEmulator, receiver: CallbackReceiver
+) -> None:
+    # Given a receiver that rejects callbacks with 403 (as the bridge does for a bad signature)
+    receiver.status = 403
+
+    # When a call is placed
+    emulator.place_inbound("bob", receiver.url())
+
+    # Then the deliveries are recorded with that status and no error
+    assert [(r["status_code"], r["error"]) for r in emulator.callbacks()] == [(403, None), (403, None)]
+
+
+def test_callbacks_are_signed_with_the_auth_token_of_the_calls_account(receiver: CallbackReceiver) -> None:
+    # Given an emulator with two accounts
+    accounts = [Account(ACCOUNT_SID, AUTH_TOKEN), Account(OTHER_ACCOUNT_SID, OTHER_AUTH_TOKEN)]
+    with TwilioEmulator(accounts).start() as emu:
+        # When a call is placed on the second account
+        emu.place_outbound("alice", receiver.url("/twilio/call-status" + DIAL_QUERY), account_sid=OTHER_ACCOUNT_SID)
+
+    # Then its callbacks name that account and validate only with its auth token
+    got = receiver.received()
+    assert {item.form["AccountSid"] for item in got} == {OTHER_ACCOUNT_SID}
+    assert all(_signed_for(item, OTHER_AUTH_TOKEN) for item in got)
+    assert not any(_signed_for(item, AUTH_TOKEN) for item in got)
+
+
+def test_reset_forgets_callbacks_and_stops_holding(emulator: TwilioEmulator, receiver: CallbackReceiver) -> None:
+    # Given held callbacks of a placed call
+    emulator.hold_callbacks()
+    emulator.place_inbound("bob", receiver.url())
+
+    # When the emulator is reset
+    emulator.reset()
+
+    # Then calls and callbacks are gone, and new callbacks are sent at once, numbered from 0 again
+    assert emulator.calls() == []
+    assert emulator.callbacks() == []
+    emulator.place_inbound("bob", receiver.url())
+    assert _statuses(receiver.received()) == ["initiated", "ringing"]
+    assert [r["index"] for r in emulator.callbacks()] == [0, 1]
+
+
+# -- simulated calls through the control API over HTTP ------------------------------------------------
+
+
+def test_control_drives_an_inbound_call_over_http(
+    emulator: TwilioEmulator, control: EmulatorControl, receiver: CallbackReceiver
+) -> None:
+    # Given an inbound call placed over the control API with a chosen caller
+    call = control.place_inbound("bob", receiver.url(), caller="+15552220000")
+
+    # When it is answered and hung up over HTTP
+    answered = control.answer(call["child"])
+    ended = control.hang_up(call["child"])
+
+    # Then the same signed callbacks were sent as in-process, and the control API reports them
+    got = receiver.received()
+    assert _statuses(got) == ["initiated", "ringing", "in-progress", "completed"]
+    assert {item.form["From"] for item in got} == {"+15552220000"}
+    assert all(_signed_for(item) for item in got)
+    assert answered["status"] == "in-progress"
+    assert (ended["child"]["status"], ended["parent"]["status"]) == ("completed", "completed")
+    assert control.callbacks() == emulator.callbacks()
+    assert control.calls() == emulator.calls()
+
+
+def test_control_drives_an_outbound_call_with_events_and_app_status_callback_over_http(
+    control: EmulatorControl, receiver: CallbackReceiver
+) -> None:
+    # Given an outbound call placed over HTTP, reporting only answered and completed for the child
+    dial_url = receiver.url("/twilio/call-status" + DIAL_QUERY)
+    app_url = receiver.url("/twilio/call-status")
+    call = control.place_outbound("alice", dial_url, app_url, to="+15558887777", events=["answered", "completed"])
+
+    # When the callee answers and the SDK user hangs up with a final status
+    control.answer(call["child"])
+    control.hang_up(call["parent"], "completed")
+
+    # Then the child's two callbacks went to DIAL_URL and the parent's completed to APP_URL
+    got = receiver.received()
+    assert [(item.url, item.form["CallStatus"], item.form.get("SequenceNumber")) for item in got] == [
+        (dial_url, "in-progress", "0"),
+        (dial_url, "completed", "1"),
+        (app_url, "completed", None),
+    ]
+    assert got[2].form["From"] == "client:alice"
+    assert {item.form["To"] for item in got} == {"+15558887777"}
+    assert all(_signed_for(item) for item in got)
+
+
+def test_control_holds_releases_and_replays_callbacks_over_http(
+    control: EmulatorControl, receiver: CallbackReceiver
+) -> None:
+    # Given callbacks held over HTTP while a call is placed
+    control.hold_callbacks(True)
+    control.place_inbound("bob", receiver.url())
+    assert receiver.received() == []
+
+    # When they are released in reverse order, holding is turned off, and the first is replayed
+    released = control.release_callbacks([1, 0])
+    control.hold_callbacks(False)
+    replayed = control.replay_callback(0)
+
+    # Then the receiver got ringing, initiated, then initiated again with the same signature
+    got = receiver.received()
+    assert _statuses(got) == ["ringing", "initiated", "initiated"]
+    assert got[2].headers["x-twilio-signature"] == got[1].headers["x-twilio-signature"]
+    assert [(r["index"], r["status_code"]) for r in released] == [(1, 204), (0, 204)]
+    assert (replayed["index"], replayed["status_code"], replayed["held"]) == (2, 204, False)
+
+
+def test_control_callback_endpoints_answer_with_documented_status_codes(
+    emulator: TwilioEmulator, receiver: CallbackReceiver
+) -> None:
+    # Given the raw control API
+    base = f"{emulator.base_url}/_emulator"
+
+    def post(path: str, body: Any = None) -> requests.Response:
+        return requests.post(base + path, json=body, timeout=30)
+
+    # When the documented calls are made, Then each answers with its status code
+    placed = post("/calls/inbound", {"identity": "bob", "status_callback": receiver.url()})
+    assert placed.status_code == 201
+    child = placed.json()["child"]
+    outbound = post("/calls/outbound", {"identity": "alice", "status_callback": receiver.url()})
+    assert outbound.status_code == 201
+    assert post(f"/calls/{child}/answer").status_code == 200
+    assert post("/callbacks/hold", {"hold": True}).status_code == 204
+    assert post(f"/calls/{child}/hangup", {"status": "completed"}).status_code == 200
+    # 0-1 inbound child, 2-3 outbound child, 4 answered, 5 held completed (an inbound parent sends none)
+    assert post("/callbacks/0/replay").status_code == 200
+    release = post("/callbacks/release", {"order": [6, 5]})
+    assert (release.status_code, [r["index"] for r in release.json()]) == (200, [6, 5])
+    listed = requests.get(base + "/callbacks", timeout=10)
+    assert (listed.status_code, len(listed.json())) == (200, 7)
+    # And bad requests are 400, unknown SIDs and indexes 404, wrong methods 405
+    assert post("/calls/inbound", {"status_callback": receiver.url()}).status_code == 400
+    assert post("/calls/inbound", {"identity": "bob", "statusCallback": receiver.url()}).status_code == 400
+    assert post("/calls/outbound", {"identity": "a", "status_callback": "file:///etc/passwd"}).status_code == 400
+    assert post(f"/calls/{child}/hangup", {"status": "ringing"}).status_code == 400
+    assert post("/callbacks/hold", {"hold": "yes"}).status_code == 400
+    assert post("/callbacks/release", {"order": "0"}).status_code == 400
+    assert post("/callbacks/release", {"order": [[0]]}).status_code == 400
+    assert post("/calls/inbound", {"identity": "bob", "status_callback": "http://127.0.0.1:99999/"}).status_code == 400
+    assert post("/calls/" + "CA" + "0" * 32 + "/answer").status_code == 404
+    assert post("/callbacks/999/replay").status_code == 404
+    assert post("/callbacks/abc/replay").status_code == 404
+    assert post("/callbacks/release", {"order": [999]}).status_code == 404
+    assert requests.get(base + "/calls/inbound", timeout=10).status_code == 405
+
+
+def test_control_errors_surface_as_value_and_key_errors(control: EmulatorControl, receiver: CallbackReceiver) -> None:
+    # Given the control client
+    # When invalid or unknown things are asked for over HTTP
+    # Then 400 surfaces as ValueError and 404 as KeyError, as for the other control calls
+    with pytest.raises(ValueError, match="identity"):
+        control.place_inbound("", receiver.url())
+    with pytest.raises(ValueError, match="event"):
+        control.place_outbound("alice", receiver.url(), events=["hangup"])
+    with pytest.raises(KeyError):
+        control.hang_up("CA" + "0" * 32)
+    with pytest.raises(KeyError):
+        control.replay_callback(0)
+
+
+def test_control_reset_clears_callbacks_and_hold_mode(control: EmulatorControl, receiver: CallbackReceiver) -> None:
+    # Given held callbacks over HTTP
+    control.hold_callbacks()
+    control.place_inbound("bob", receiver.url())
+
+    # When the emulator is reset over HTTP
+    control.reset()
+
+    # Then no callbacks remain and new ones are sent straight away
+    assert control.callbacks() == []
+    control.place_inbound("bob", receiver.url())
+    assert _statuses(receiver.received()) == ["initiated", "ringing"]
 
 
 # -- lifecycle ----------------------------------------------------------------------------------------
