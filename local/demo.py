@@ -19,7 +19,8 @@ import requests
 
 from local.stack import TWILIO_SECRET_NAME, WEBHOOK_SECRET_NAME, LocalStack
 
-DEMO_KEY = "identity:alice"
+DEMO_IDENTITY = "alice"
+DEMO_KEY = f"identity:{DEMO_IDENTITY}"
 
 
 def step(number: int, text: str) -> None:
@@ -48,13 +49,18 @@ def main(argv: list[str] | None = None) -> int:
     step(3, f"HTTP front at {front}, routes from template.yaml:")
     for function in stack.functions.values():
         for route in function.routes:
-            auth = "IAM, not enforced locally" if route.auth == "AWS_IAM" else "public, signed webhooks"
-            print(f"    {route.route_key:<22} -> {function.logical_id} ({auth})")
+            auth = "IAM, not enforced locally" if route.auth == "AWS_IAM" else "public; the function checks signatures"
+            print(f"    {route.route_key:<26} -> {function.logical_id} ({auth})")
 
-    call = stack.emulator.create_call(account.account_sid, status="in-progress")
-    step(4, f"the emulator places a Voice SDK call {call['sid']} (in-progress) for {DEMO_KEY}")
-    reply = requests.put(f"{front}/calls/{DEMO_KEY}", json={"call_sid": call["sid"]}, timeout=30)
-    print(f"    PUT /calls/{DEMO_KEY} -> {reply.status_code} {reply.text}")
+    callback = f"{front}/twilio/call-status"
+    step(4, f"a caller rings {DEMO_IDENTITY}'s Voice SDK app: <Dial><Client statusCallback={callback}>")
+    placed = stack.emulator.place_inbound(DEMO_IDENTITY, callback)
+    stack.emulator.answer(placed["child"])
+    print(f"    caller's leg {placed['parent']}, SDK leg {placed['child']}: initiated, ringing, answered")
+    print(f"    status callbacks sent, signed with the auth token: {len(stack.emulator.callbacks())}")
+    mapping = requests.get(f"{front}/calls/{DEMO_KEY}", timeout=30)
+    print(f"    GET /calls/{DEMO_KEY} -> {mapping.status_code} {mapping.text}")
+    registered = mapping.status_code == 200 and mapping.json()["call_sid"] == placed["child"]
 
     body = json.dumps(
         {
@@ -74,18 +80,37 @@ def main(argv: list[str] | None = None) -> int:
     for message in messages:
         print(f"    {message['sid']} on {message['call_sid']} IdempotencyKey={message['idempotency_key']}")
         print(f"    Content: {message['content']}")
-    delivered = reply.status_code == 200 and any(m["idempotency_key"] == headers["webhook-id"] for m in messages)
-    print("\nDEMO OK: the event reached the call." if delivered else "\nDEMO FAILED: see the logs above.")
-    if args.no_serve or not delivered:
+    delivered = reply.status_code == 200 and any(
+        m["idempotency_key"] == headers["webhook-id"] and m["call_sid"] == placed["child"] for m in messages
+    )
+
+    step(7, f"{DEMO_IDENTITY} hangs up: the completed callbacks remove the mapping")
+    stack.emulator.hang_up(placed["child"])
+    after = requests.get(f"{front}/calls/{DEMO_KEY}", timeout=30)
+    print(f"    GET /calls/{DEMO_KEY} -> {after.status_code} {after.json().get('code', '')}")
+    late = stack.sign(body)
+    again = requests.post(f"{front}/events", data=body.encode("utf-8"), headers=late, timeout=30)
+    print(f"    a new event now -> {again.status_code} {again.json().get('code', '')}")
+    cleared = after.status_code == 404 and again.status_code == 404
+
+    ok = registered and delivered and cleared
+    print(
+        "\nDEMO OK: the call registered itself, the event reached it, and its end cleared it."
+        if ok
+        else "\nDEMO FAILED: see the logs above."
+    )
+    if args.no_serve or not ok:
         stack.stop()
-        return 0 if delivered else 1
+        return 0 if ok else 1
 
     print(
         f"""
 Serving until Ctrl-C.
   Webhook secret (local, random per run): {stack.credentials.webhook_secret}
   Send your own event:  .venv/bin/python -m local.sign events/body-customer-identified.json --send
-  Look at a mapping:    curl -s {front}/calls/{DEMO_KEY}
+  Place a call:         curl -s -X POST {stack.emulator.base_url}/_emulator/calls/inbound \\
+                          -d '{{"identity": "alice", "status_callback": "{callback}"}}'
+  Look at a mapping:    curl -s {front}/calls/{DEMO_KEY}   (or .venv/bin/udm-bridge --local calls list)
   Messages at Twilio:   curl -s {stack.emulator.base_url}/_emulator/messages
 """,
         flush=True,

@@ -2,8 +2,9 @@
 without Docker. The template's handler and environment, the event file, the response and logs.
 
 It uses the stack `make run` serves when one is up (moto on :5005, emulator on :4010); otherwise it
-starts a throwaway one with a live demo call for identity:alice. Ingest events are re-signed with
-the stack's webhook secret first, as a sender would sign them now.
+starts a throwaway one with a live demo call for identity:alice. Signed events are re-signed first,
+as their sender would sign them now: webhooks with the stack's webhook secret, status callbacks
+with its Twilio auth token.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any
 
 import requests
 
+from bridge.registry import DynamoCallRegistry
 from local import template
 from local.demo import DEMO_KEY
 from local.lambda_runtime import invoke, response_body
-from local.sign import local_secret, resign_event
+from local.sign import local_auth_token, local_secret, resign_event, resign_twilio_event
 from local.stack import LocalStack, aws_environment
 from local.template import ROOT
 
@@ -62,17 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     if running_stack(args.aws_endpoint, args.twilio):
         print(f"using the running local stack ({args.aws_endpoint}, {args.twilio})", file=sys.stderr)
         aws, twilio = args.aws_endpoint, args.twilio
-        secret = local_secret(aws)
+        secret, auth_token = local_secret(aws), local_auth_token(aws)
     else:
         print("no local stack is running; starting a throwaway one", file=sys.stderr)
         stack = LocalStack().start()
         aws, twilio = stack.aws_endpoint, stack.emulator.base_url
-        secret = stack.credentials.webhook_secret
+        secret, auth_token = stack.credentials.webhook_secret, stack.credentials.account.auth_token
         call = stack.emulator.create_call(stack.credentials.account.account_sid)
-        stack.client("dynamodb").put_item(
-            TableName=stack.table_name("CallsTable"),
-            Item={"recipient": {"S": DEMO_KEY}, "call_sid": {"S": call["sid"]}, "expires_at": {"N": "4102444800"}},
-        )
+        registry = DynamoCallRegistry(stack.table_name("CallsTable"), stack.client("dynamodb"))
+        registry.register(DEMO_KEY, call["sid"], ttl_seconds=3600)
 
     overrides = json.loads(ENV_FILE.read_text()) if ENV_FILE.exists() else {}
     os.environ.update(function_environment(function, overrides))
@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["TWILIO_API_BASE_URL"] = twilio
     if "webhook-signature" in event.get("headers", {}) and not args.no_resign:
         event = resign_event(event, secret)
+    if "x-twilio-signature" in event.get("headers", {}) and not args.no_resign:
+        event = resign_twilio_event(event, auth_token, os.environ.get("PUBLIC_BASE_URL") or None)
 
     print(
         f"invoking {function.logical_id} ({function.handler} in {function.code_uri.relative_to(ROOT)})", file=sys.stderr

@@ -12,6 +12,7 @@ Secrets Manager (moto on 127.0.0.1:5005 while `make run` is up).
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import shlex
 import sys
@@ -20,13 +21,13 @@ from typing import Any
 
 import requests
 
-from local.stack import WEBHOOK_SECRET_NAME, aws_environment, sign
+from local.stack import TWILIO_SECRET_NAME, WEBHOOK_SECRET_NAME, aws_environment, sign
 
 DEFAULT_AWS = "http://127.0.0.1:5005"
 DEFAULT_FRONT = "http://127.0.0.1:3000"
 
 
-def local_secret(aws_endpoint: str = DEFAULT_AWS) -> str:
+def _local_secret_string(name: str, aws_endpoint: str) -> str:
     import boto3
 
     env = aws_environment(aws_endpoint)
@@ -37,9 +38,41 @@ def local_secret(aws_endpoint: str = DEFAULT_AWS) -> str:
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
-    raw = client.get_secret_value(SecretId=WEBHOOK_SECRET_NAME)["SecretString"]
+    return str(client.get_secret_value(SecretId=name)["SecretString"])
+
+
+def local_secret(aws_endpoint: str = DEFAULT_AWS) -> str:
+    """The webhook secret of the running local stack (the newest, during a rotation)."""
+    raw = _local_secret_string(WEBHOOK_SECRET_NAME, aws_endpoint)
     secrets = json.loads(raw) if raw.lstrip().startswith("[") else [raw]
     return str(secrets[-1])
+
+
+def local_auth_token(aws_endpoint: str = DEFAULT_AWS) -> str:
+    """The Twilio auth token of the running local stack, which signs status callbacks."""
+    return str(json.loads(_local_secret_string(TWILIO_SECRET_NAME, aws_endpoint))["auth_token"])
+
+
+def resign_twilio_event(event: dict[str, Any], auth_token: str, public_base_url: str | None) -> dict[str, Any]:
+    """Gives a status callback event the X-Twilio-Signature Twilio would send for it."""
+    from urllib.parse import parse_qs
+
+    from twilio.request_validator import RequestValidator
+
+    from bridge.call_status import CallbackRequest, signed_url
+
+    body = base64.b64decode(event["body"]) if event.get("isBase64Encoded") else str(event.get("body", "")).encode()
+    request = CallbackRequest(
+        host=event["headers"].get("host", ""),
+        raw_path=event["rawPath"],
+        raw_query=event.get("rawQueryString", ""),
+        body=body,
+        headers=event["headers"],
+    )
+    params = parse_qs(body.decode(), keep_blank_values=True)
+    flat = {name: values[0] for name, values in params.items()}
+    signature = RequestValidator(auth_token).compute_signature(signed_url(request, public_base_url), flat)
+    return {**event, "headers": {**event["headers"], "x-twilio-signature": signature}}
 
 
 def resign_event(event: dict[str, Any], secret: str) -> dict[str, Any]:

@@ -160,6 +160,9 @@ class LocalStack:
                 env.setdefault(name, template.resolve(value, references))
         env.update(aws_environment(self.aws_endpoint))
         env["TWILIO_API_BASE_URL"] = self.emulator.base_url
+        if self.front is not None:
+            # Twilio (the emulator) signs the URL it calls, which is the front's, not https://<Host>.
+            env["PUBLIC_BASE_URL"] = self.front.base_url
         return env
 
     def apply_environment(self) -> None:

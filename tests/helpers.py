@@ -115,3 +115,80 @@ class Bridge:
 
 def new_id() -> str:
     return f"evt_{uuid.uuid4().hex}"
+
+
+TWILIO_NUMBER = "+15550001111"
+
+
+def new_call_sid() -> str:
+    return "CA" + uuid.uuid4().hex
+
+
+def status_params(
+    call_sid: str,
+    status: str,
+    *,
+    to: str,
+    from_: str,
+    parent: str | None = None,
+    seq: int | None = None,
+    timestamp: float | None = None,
+    account_sid: str = "AC" + "0" * 32,
+) -> dict[str, str]:
+    """The form fields of a Twilio call status callback."""
+    from email.utils import formatdate
+
+    params = {
+        "AccountSid": account_sid,
+        "ApiVersion": "2010-04-01",
+        "CallSid": call_sid,
+        "CallStatus": status,
+        "Called": to,
+        "Caller": from_,
+        "Direction": "outbound-dial" if parent else "inbound",
+        "From": from_,
+        "To": to,
+        "Timestamp": formatdate(timestamp, usegmt=False),
+    }
+    if parent:
+        params["ParentCallSid"] = parent
+    if seq is not None:
+        params["SequenceNumber"] = str(seq)
+        params["CallbackSource"] = "call-progress-events"
+    return params
+
+
+def post_callback(
+    bridge: Bridge,
+    params: dict[str, str],
+    *,
+    query: str = "",
+    token: str | None = None,
+    signature: str | None = None,
+    host: str = "127.0.0.1:3000",
+    path: str = "/twilio/call-status",
+    signed_url: str | None = None,
+) -> Reply:
+    """POST /twilio/call-status as Twilio sends it: a form body, signed over https + Host + path + query."""
+    from urllib.parse import urlencode
+
+    from twilio.request_validator import RequestValidator
+
+    url = signed_url or f"https://{host}{path}" + (f"?{query}" if query else "")
+    if signature is None:
+        secret = token or bridge.stack.credentials.account.auth_token
+        signature = RequestValidator(secret).compute_signature(url, params)
+    event = http_event(
+        "POST",
+        path,
+        route_key="POST /twilio/call-status",
+        query=query,
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "x-twilio-signature": signature,
+            "user-agent": "TwilioProxy/1.1",
+        },
+        body=urlencode(params),
+        host=host,
+    )
+    return bridge.invoke("CallStatusFunction", event)

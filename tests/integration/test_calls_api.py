@@ -33,11 +33,20 @@ def test_put_registers_a_call_and_get_returns_it(bridge: Bridge) -> None:
     assert 590 <= got.json()["expires_at"] - time.time() <= 600
 
 
-def test_put_replaces_the_registered_call(bridge: Bridge) -> None:
+def test_newest_registered_call_wins_and_the_older_takes_over_when_it_ends(bridge: Bridge) -> None:
+    # Given two calls registered one after the other (a transfer, a second device)
     key = fresh_key()
     bridge.calls("PUT", key, {"call_sid": SID})
     bridge.calls("PUT", key, {"call_sid": OTHER_SID})
-    assert bridge.calls("GET", key).json()["call_sid"] == OTHER_SID
+
+    # Then the newer one is the call ingest messages, and both are listed
+    got = bridge.calls("GET", key).json()
+    assert got["call_sid"] == OTHER_SID
+    assert [call["call_sid"] for call in got["calls"]] == [OTHER_SID, SID]
+
+    # When the newer one ends, the older live one takes over
+    assert bridge.calls("DELETE", key, query=f"call_sid={OTHER_SID}").status == 204
+    assert bridge.calls("GET", key).json()["call_sid"] == SID
 
 
 def test_put_without_ttl_uses_the_maximum_call_duration(bridge: Bridge) -> None:
@@ -108,9 +117,10 @@ def test_get_of_an_unknown_key_is_a_404(bridge: Bridge) -> None:
     assert reply.json()["code"] == "call_not_found"
 
 
-def test_delete_removes_the_mapping(bridge: Bridge) -> None:
+def test_delete_removes_every_call_of_the_key(bridge: Bridge) -> None:
     key = fresh_key()
     bridge.calls("PUT", key, {"call_sid": SID})
+    bridge.calls("PUT", key, {"call_sid": OTHER_SID})
     assert bridge.calls("DELETE", key).status == 204
     assert bridge.calls("GET", key).status == 404
 
@@ -122,15 +132,15 @@ def test_delete_naming_the_registered_call_removes_it(bridge: Bridge) -> None:
     assert bridge.calls("GET", key).status == 404
 
 
-def test_delete_naming_another_call_is_a_409_and_the_mapping_stays(bridge: Bridge) -> None:
-    # Given a key mapped to a newer call
+def test_delete_naming_a_call_that_is_not_registered_is_a_409_and_the_mapping_stays(bridge: Bridge) -> None:
+    # Given a key mapped to a call
     key = fresh_key()
     bridge.calls("PUT", key, {"call_sid": SID})
 
-    # When an older call's end tries to remove it
+    # When a removal names another call
     reply = bridge.calls("DELETE", key, query=f"call_sid={OTHER_SID}")
 
-    # Then it is refused and the newer call stays registered
+    # Then it is refused and the registered call stays
     assert reply.status == 409
     assert reply.json()["code"] == "call_mismatch"
     assert bridge.calls("GET", key).json()["call_sid"] == SID

@@ -53,3 +53,46 @@ def test_form_bodies_reach_the_handler_base64_encoded(stack: LocalStack, front: 
     # Form bodies arrive base64-encoded, as API Gateway sends them; the calls API refuses the type
     reply = requests.put(f"{front}/calls/identity:x", data={"call_sid": "CA1"}, timeout=10)
     assert reply.status_code == 415
+
+
+@pytest.fixture
+def twilio_calls_the_front(stack: LocalStack, front: str, fresh_runtime: pytest.MonkeyPatch) -> str:
+    # The emulator signs the URL it calls, as Twilio does: the bridge must rebuild that one.
+    fresh_runtime.setenv("PUBLIC_BASE_URL", front)
+    stack.emulator.reset()
+    return f"{front}/twilio/call-status"
+
+
+def test_incoming_sdk_call_registers_itself_through_signed_callbacks(
+    stack: LocalStack, front: str, twilio_calls_the_front: str
+) -> None:
+    # Given a caller ringing bob's Voice SDK app, with the bridge as <Client statusCallback>
+    placed = stack.emulator.place_inbound("bob-front", twilio_calls_the_front)
+
+    # Then the SDK leg is registered while it rings, and an event reaches that leg once answered
+    assert requests.get(f"{front}/calls/identity:bob-front", timeout=10).json()["call_sid"] == placed["child"]
+    stack.emulator.answer(placed["child"])
+    body = json.dumps(new_event_body("identity:bob-front"))
+    delivered = requests.post(f"{front}/events", data=body.encode(), headers=stack.sign(body), timeout=10)
+    assert delivered.json()["call_sid"] == placed["child"]
+
+    # When the call ends, the registration goes
+    stack.emulator.hang_up(placed["child"])
+    assert requests.get(f"{front}/calls/identity:bob-front", timeout=10).status_code == 404
+    assert all(record["status_code"] == 204 for record in stack.emulator.callbacks())
+
+
+def test_outgoing_sdk_call_registers_the_parent_leg_through_the_dial_callback(
+    stack: LocalStack, front: str, twilio_calls_the_front: str
+) -> None:
+    # Given alice placing a call: the TwiML App reports completion, the <Dial><Number> leg names her key
+    dial_callback = f"{twilio_calls_the_front}?key=identity:alice-front&leg=parent"
+    placed = stack.emulator.place_outbound("alice-front", dial_callback, app_status_callback=twilio_calls_the_front)
+    stack.emulator.answer(placed["child"])
+
+    # Then her SDK leg (the parent) is what is registered
+    assert requests.get(f"{front}/calls/identity:alice-front", timeout=10).json()["call_sid"] == placed["parent"]
+
+    # When she hangs up, both legs' completed callbacks leave nothing behind
+    stack.emulator.hang_up(placed["parent"])
+    assert requests.get(f"{front}/calls/identity:alice-front", timeout=10).status_code == 404

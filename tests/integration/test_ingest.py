@@ -434,10 +434,11 @@ def test_expired_mapping_counts_as_absent(bridge: Bridge) -> None:
 @pytest.mark.parametrize("how", ["ended", "unknown"])
 def test_call_twilio_no_longer_knows_is_a_404_and_the_stale_mapping_goes(bridge: Bridge, how: str) -> None:
     # Given a mapping to a call that has ended, or that Twilio never had
-    key, call_sid = bridge.live_call()
     if how == "ended":
+        key, call_sid = bridge.live_call()
         bridge.stack.emulator.set_call_status(call_sid, "completed")
     else:
+        key = f"identity:{new_id()}"
         bridge.calls("PUT", key, {"call_sid": "CA" + "f" * 32})
 
     # When an event arrives
@@ -448,6 +449,20 @@ def test_call_twilio_no_longer_knows_is_a_404_and_the_stale_mapping_goes(bridge:
     assert_problem(reply, 404, "no_active_call")
     assert bridge.stack.emulator.stats()["udm_requests"] == 1
     assert bridge.calls("GET", key).status == 404
+
+
+def test_stale_call_ending_hands_over_to_an_older_live_call(bridge: Bridge) -> None:
+    # Given a recipient on a live call, and a newer registration Twilio has no call for
+    key, live_sid = bridge.live_call()
+    bridge.calls("PUT", key, {"call_sid": "CA" + "e" * 32})
+
+    # When an event arrives: Twilio refuses the newer, stale call
+    first = bridge.post_event(new_event_body(key))
+
+    # Then that event is a 404, the stale call is gone, and the next event reaches the live call
+    assert_problem(first, 404, "no_active_call")
+    assert bridge.calls("GET", key).json()["call_sid"] == live_sid
+    assert bridge.post_event(new_event_body(key)).json()["call_sid"] == live_sid
 
 
 def test_no_active_call_leaves_no_idempotency_record(bridge: Bridge) -> None:

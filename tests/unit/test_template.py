@@ -36,6 +36,14 @@ def test_calls_function_cannot_read_secrets_or_idempotency_records() -> None:
     assert "IdempotencyTable" not in granted
 
 
+def test_only_ingest_reads_the_webhook_secret_and_call_status_only_the_twilio_one() -> None:
+    assert "WebhookSecretArn" in json.dumps(statements("IngestFunction"))
+    granted = json.dumps(statements("CallStatusFunction"))
+    assert "TwilioSecretArn" in granted
+    assert "WebhookSecretArn" not in granted
+    assert "IdempotencyTable" not in granted
+
+
 def test_no_secret_is_a_plaintext_variable_or_a_noecho_parameter() -> None:
     for name, spec in TEMPLATE.parameters.items():
         assert not spec.get("NoEcho"), name
@@ -74,6 +82,7 @@ def test_routes_are_the_contracts() -> None:
     routes = {route.route_key: (f.logical_id, route.auth) for f in TEMPLATE.functions().values() for route in f.routes}
     assert routes == {
         "POST /events": ("IngestFunction", "NONE"),
+        "POST /twilio/call-status": ("CallStatusFunction", "NONE"),
         "PUT /calls/{key}": ("CallsFunction", "AWS_IAM"),
         "GET /calls/{key}": ("CallsFunction", "AWS_IAM"),
         "DELETE /calls/{key}": ("CallsFunction", "AWS_IAM"),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
+from bridge.call_status import CallbackRequest, CallStatusService
 from bridge.errors import BridgeError, RouteNotFound
 from bridge.ingest import InboundRequest, IngestService
 from bridge.observability import logger, record_outcome
@@ -72,15 +73,50 @@ def calls_app(service: Callable[[], CallsService] | None = None) -> APIGatewayHt
 
     @app.get("/calls/<key>")
     def get_call(key: str) -> Response[str]:
-        call = build().get(key)
-        record_outcome("looked_up", "call looked up", recipient=call.key, call_sid=call.call_sid)
-        return _json(200, call.as_dict())
+        found = build().get(key)
+        record_outcome("looked_up", "call looked up", recipient=found["key"], call_sid=found["call_sid"])
+        return _json(200, found)
 
     @app.delete("/calls/<key>")
     def delete_call(key: str) -> Response[str]:
         call_sid = app.current_event.get_query_string_value("call_sid")
         build().remove(key, call_sid)
         record_outcome("unregistered", "call unregistered", recipient=key, call_sid=call_sid)
+        return Response(status_code=204)
+
+    return app
+
+
+def call_status_app(service: Callable[[], CallStatusService] | None = None) -> APIGatewayHttpResolver:
+    """The resolver of POST /twilio/call-status; answers 204 at once so Twilio doesn't retry."""
+    if service is None:
+        from bridge.runtime import call_status_service
+
+        service = call_status_service
+    build = service
+    app = _resolver()
+
+    @app.post("/twilio/call-status")
+    def call_status() -> Response[str]:
+        event = app.current_event
+        headers = _headers(app)
+        request = CallbackRequest(
+            host=headers.get("host", ""),
+            raw_path=event.raw_event.get("rawPath", ""),
+            raw_query=event.raw_event.get("rawQueryString", ""),
+            body=_raw_body(app),
+            headers=headers,
+        )
+        applied = build().handle(request)
+        record_outcome(
+            applied.action,
+            "callback ignored" if applied.action == "ignored" else "registry changed",
+            reason=applied.reason if applied.action == "ignored" else None,
+            recipient=applied.key,
+            call_sid=applied.call_sid,
+            call_status=applied.status,
+            active_call=applied.change.active if applied.change else None,
+        )
         return Response(status_code=204)
 
     return app

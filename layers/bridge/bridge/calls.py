@@ -45,12 +45,22 @@ class CallsService:
         ttl = int(document.get("ttl_seconds", self._max_call_seconds))
         return self._registry.register(key, document["call_sid"], ttl)
 
-    def get(self, raw_key: str) -> ActiveCall:
+    def get(self, raw_key: str) -> dict[str, Any]:
+        """The call ingest messages for the key (the newest live one), and every live call."""
         key = recipient_key(raw_key)
-        call = self._registry.active_call(key)
-        if call is None:
+        live = self._registry.live_calls(key)
+        if not live:
             raise CallNotFound(f"No call is registered for {key}.")
-        return call
+        newest_sid, newest = live[0]
+        return {
+            "key": key,
+            "call_sid": newest_sid,
+            "expires_at": newest.expires_at,
+            "calls": [
+                {"call_sid": sid, "started_at": round(entry.started, 3), "expires_at": entry.expires_at}
+                for sid, entry in live
+            ],
+        }
 
     def remove(self, raw_key: str, call_sid: str | None) -> None:
         key = recipient_key(raw_key)

@@ -37,6 +37,7 @@ class IngestSettings:
     idempotency_ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS
     secrets_max_age_seconds: int = 300
     twilio_api_base_url: str | None = None
+    max_call_seconds: int = DEFAULT_MAX_CALL_SECONDS
     delivery: DeliverySettings = DeliverySettings()
 
     @classmethod
@@ -52,7 +53,8 @@ class IngestSettings:
                 "IDEMPOTENCY_TTL_SECONDS", DEFAULT_IDEMPOTENCY_TTL_SECONDS, minimum=60
             ),
             secrets_max_age_seconds=reader.integer("SECRETS_MAX_AGE_SECONDS", 300, minimum=0),
-            twilio_api_base_url=reader.optional("TWILIO_API_BASE_URL"),
+            twilio_api_base_url=reader.url("TWILIO_API_BASE_URL"),
+            max_call_seconds=reader.integer("MAX_CALL_SECONDS", DEFAULT_MAX_CALL_SECONDS, minimum=60),
             delivery=DeliverySettings(
                 timeout_seconds=reader.number("TWILIO_TIMEOUT_SECONDS", 4.0, minimum=0.1),
                 max_attempts=reader.integer("TWILIO_MAX_ATTEMPTS", 3, minimum=1),
@@ -72,7 +74,30 @@ class CallsSettings:
         reader = _Reader(os.environ if env is None else env)
         settings = cls(
             calls_table=reader.required("CALLS_TABLE"),
-            max_call_seconds=reader.integer("MAX_CALL_SECONDS", DEFAULT_MAX_CALL_SECONDS, minimum=1),
+            max_call_seconds=reader.integer("MAX_CALL_SECONDS", DEFAULT_MAX_CALL_SECONDS, minimum=60),
+        )
+        reader.raise_if_invalid()
+        return settings
+
+
+@dataclass(frozen=True)
+class CallStatusSettings:
+    calls_table: str
+    twilio_secret_id: str
+    # Scheme, host and base path Twilio calls, when they differ from what Lambda sees.
+    public_base_url: str | None = None
+    max_call_seconds: int = DEFAULT_MAX_CALL_SECONDS
+    secrets_max_age_seconds: int = 300
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CallStatusSettings:
+        reader = _Reader(os.environ if env is None else env)
+        settings = cls(
+            calls_table=reader.required("CALLS_TABLE"),
+            twilio_secret_id=reader.required("TWILIO_SECRET_ID"),
+            public_base_url=reader.url("PUBLIC_BASE_URL"),
+            max_call_seconds=reader.integer("MAX_CALL_SECONDS", DEFAULT_MAX_CALL_SECONDS, minimum=60),
+            secrets_max_age_seconds=reader.integer("SECRETS_MAX_AGE_SECONDS", 300, minimum=0),
         )
         reader.raise_if_invalid()
         return settings
@@ -94,6 +119,13 @@ class _Reader:
         if value is None:
             self._problems.append(f"{name} is required")
             return ""
+        return value
+
+    def url(self, name: str) -> str | None:
+        value = self.optional(name)
+        if value is not None and not value.startswith(("https://", "http://")):
+            self._problems.append(f"{name} must start with https:// (or http:// locally), got {value!r}")
+            return None
         return value
 
     def integer(self, name: str, default: int, *, minimum: int) -> int:

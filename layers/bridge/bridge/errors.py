@@ -60,6 +60,18 @@ class MalformedBody(BridgeError):
     title = "The body is not valid JSON"
 
 
+class InvalidTwilioSignature(BridgeError):
+    status = 403
+    code = "invalid_twilio_signature"
+    title = "The Twilio signature could not be verified"
+
+
+class InvalidCallback(BridgeError):
+    status = 400
+    code = "invalid_callback"
+    title = "The status callback is malformed"
+
+
 class InvalidRequest(BridgeError):
     status = 400
     code = "invalid_request"

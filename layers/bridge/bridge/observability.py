@@ -23,7 +23,7 @@ def record_outcome(outcome: str, message: str, *, level: str = "info", **fields:
         if fields.get(dimension) is not None:
             metrics.add_dimension(name=dimension, value=str(fields[dimension]))
     metrics.add_metric(name=outcome, unit=MetricUnit.Count, value=1)
-    getattr(logger, level)(message, outcome=outcome, **fields)
+    getattr(logger, level)(message, outcome=outcome, **{k: v for k, v in fields.items() if v is not None})
 
 
 def record_latency(name: str, milliseconds: float) -> None:

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
+from bridge.call_status import CallStatusService
 from bridge.calls import CallsService
-from bridge.config import CallsSettings, IngestSettings
+from bridge.config import CallsSettings, CallStatusSettings, IngestSettings
 from bridge.delivery import AttemptHttpClient, TwilioMessageSender
 from bridge.idempotency import IdempotencyGate
 from bridge.ingest import IngestService
@@ -49,7 +50,7 @@ def ingest_service() -> IngestService:
     )
     return IngestService(
         webhook_secrets=lambda: secrets.webhook_secrets(settings.webhook_secret_id),
-        registry=DynamoCallRegistry(settings.calls_table, dynamodb()),
+        registry=DynamoCallRegistry(settings.calls_table, dynamodb(), tombstone_seconds=settings.max_call_seconds),
         sender=sender,
         idempotency=IdempotencyGate(settings.idempotency_table, dynamodb(), settings.idempotency_ttl_seconds),
         retry_policy=RetryPolicy(
@@ -66,10 +67,23 @@ def ingest_service() -> IngestService:
 @cache
 def calls_service() -> CallsService:
     settings = CallsSettings.from_env()
-    return CallsService(DynamoCallRegistry(settings.calls_table, dynamodb()), settings.max_call_seconds)
+    registry = DynamoCallRegistry(settings.calls_table, dynamodb(), tombstone_seconds=settings.max_call_seconds)
+    return CallsService(registry, settings.max_call_seconds)
+
+
+@cache
+def call_status_service() -> CallStatusService:
+    settings = CallStatusSettings.from_env()
+    secrets = SecretStore(settings.secrets_max_age_seconds, boto_config=AWS_CONFIG)
+    return CallStatusService(
+        auth_token=lambda: secrets.twilio_credentials(settings.twilio_secret_id).auth_token,
+        registry=DynamoCallRegistry(settings.calls_table, dynamodb(), tombstone_seconds=settings.max_call_seconds),
+        public_base_url=settings.public_base_url,
+        max_call_seconds=settings.max_call_seconds,
+    )
 
 
 def reset() -> None:
     """Forget every built service and client, as a new container would."""
-    for factory in (dynamodb, ingest_service, calls_service):
+    for factory in (dynamodb, ingest_service, calls_service, call_status_service):
         factory.cache_clear()

@@ -1,0 +1,178 @@
+"""Twilio status callbacks keep the call registry current.
+
+Each callback is verified with twilio's RequestValidator, mapped to the Voice SDK leg and the
+recipient key it belongs to, and applied to the registry: calls that start are added, calls that
+end are removed, and nothing else is touched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
+
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+
+from bridge.errors import InvalidCallback, InvalidTwilioSignature
+from bridge.observability import logger
+
+if TYPE_CHECKING:
+    from bridge.registry import CallRegistry, Change
+
+STARTING = frozenset({"initiated", "ringing", "in-progress", "answered"})
+ENDING = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+CLIENT_PREFIX = "client:"
+IDENTITY_PREFIX = "identity:"
+MAX_KEY_CHARS = 256
+
+
+class FormParams(dict[str, list[str]]):
+    """Form fields with every value kept; RequestValidator signs them all (Flask's getall)."""
+
+    def getall(self, name: str) -> list[str]:
+        return self[name]
+
+    def first(self, name: str) -> str:
+        values = self.get(name) or [""]
+        return values[0]
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    host: str
+    raw_path: str
+    raw_query: str
+    body: bytes
+    headers: Mapping[str, str]  # lower-case names
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str
+    call_sid: str
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What a callback did: `action` is registered, unregistered or ignored."""
+
+    action: str
+    reason: str
+    key: str | None = None
+    call_sid: str | None = None
+    status: str | None = None
+    change: Change | None = None
+
+
+def signed_url(request: CallbackRequest, public_base_url: str | None) -> str:
+    """The URL Twilio signed: https + Host + path + ? + raw query, with PUBLIC_BASE_URL (scheme, host
+    and base path) in place of https + Host when Twilio calls a custom domain.
+
+    On the $default stage rawPath is the route's own path, also behind a custom domain's API
+    mapping (API Gateway does not forward the mapping key), so the base path comes from the setting.
+    """
+    base = public_base_url.rstrip("/") if public_base_url else f"https://{request.host}"
+    url = base + (request.raw_path or "/")
+    return f"{url}?{request.raw_query}" if request.raw_query else url
+
+
+def target(params: FormParams, query: Mapping[str, list[str]]) -> Target | None:
+    """Which key and which call a callback is about; None when it concerns no Voice SDK user.
+
+    A key named in the (signed) URL wins; with leg=parent the call is the parent leg, the SDK
+    leg of a call the SDK user placed. Otherwise the SDK side is `To` on a child leg (calls the
+    user receives) and `From` on a parent leg (calls the user places).
+    """
+    call_sid = params.first("CallSid")
+    parent_sid = params.first("ParentCallSid")
+    if "key" in query:
+        key = query["key"][0]
+        leg = (query.get("leg") or [""])[0]
+        sid = parent_sid if leg == "parent" else call_sid
+        if not sid:
+            return None
+    else:
+        side = params.first("To") if parent_sid else params.first("From")
+        if not side.startswith(CLIENT_PREFIX) or len(side) == len(CLIENT_PREFIX):
+            return None
+        key, sid = IDENTITY_PREFIX + side[len(CLIENT_PREFIX) :], call_sid
+    if not 1 <= len(key) <= MAX_KEY_CHARS:
+        raise InvalidCallback(f"The key must be 1 to {MAX_KEY_CHARS} characters long.")
+    if not CALL_SID.match(sid):
+        raise InvalidCallback("The callback names no valid Call SID.")
+    return Target(key=key, call_sid=sid)
+
+
+def _timestamp(params: FormParams) -> float | None:
+    try:
+        return parsedate_to_datetime(params.first("Timestamp")).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _sequence(params: FormParams) -> int | None:
+    raw = params.first("SequenceNumber")
+    return int(raw) if raw.isdigit() else None
+
+
+class CallStatusService:
+    def __init__(
+        self,
+        *,
+        auth_token: Callable[[], str | None],
+        registry: CallRegistry,
+        public_base_url: str | None,
+        max_call_seconds: int,
+    ) -> None:
+        self._auth_token = auth_token
+        self._registry = registry
+        self._public_base_url = public_base_url
+        self._max_call_seconds = max_call_seconds
+
+    def handle(self, request: CallbackRequest) -> Applied:
+        params = self._verified(request)
+        query = parse_qs(request.raw_query, keep_blank_values=True)
+        status = params.first("CallStatus")
+        found = target(params, query)
+        if found is None:
+            return Applied("ignored", "no Voice SDK side", status=status, call_sid=params.first("CallSid"))
+        if status in ENDING:
+            change = self._registry.ended(found.key, found.call_sid)
+            action = "unregistered" if change.changed else "ignored"
+        elif status in STARTING:
+            change = self._registry.started(
+                found.key,
+                found.call_sid,
+                ttl_seconds=self._max_call_seconds,
+                started=_timestamp(params),
+                leg=params.first("CallSid"),
+                seq=_sequence(params),
+            )
+            action = "registered" if change.changed else "ignored"
+        else:
+            return Applied("ignored", "unknown status", key=found.key, call_sid=found.call_sid, status=status)
+        reason = status if change.changed else "stale or repeated callback"
+        return Applied(action, reason, key=found.key, call_sid=found.call_sid, status=status, change=change)
+
+    def _verified(self, request: CallbackRequest) -> FormParams:
+        signature = request.headers.get("x-twilio-signature", "")
+        if not signature:
+            raise InvalidTwilioSignature("The X-Twilio-Signature header is required.")
+        token = self._auth_token()
+        if not token:
+            logger.error("the Twilio secret has no auth_token; status callbacks cannot be verified")
+            raise InvalidTwilioSignature("The bridge cannot verify Twilio signatures right now.")
+        try:
+            params = FormParams(parse_qs(request.body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
+        except UnicodeDecodeError:
+            raise InvalidTwilioSignature("The X-Twilio-Signature does not match.") from None
+        algorithm = get_signature_algorithm(request.headers.get("x-twilio-webhooks-signature-settings"))
+        url = signed_url(request, self._public_base_url)
+        if not RequestValidator(token).validate(url, params, signature, algorithm=algorithm):
+            logger.warning("twilio signature mismatch", url=url)
+            raise InvalidTwilioSignature("The X-Twilio-Signature does not match.")
+        return params

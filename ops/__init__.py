@@ -1,0 +1,1 @@
+"""Operations tooling for a deployed (or local) bridge; never shipped to Lambda."""
