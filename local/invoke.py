@@ -22,7 +22,7 @@ from bridge.registry import DynamoCallRegistry
 from local import template
 from local.demo import DEMO_KEY
 from local.lambda_runtime import invoke, response_body
-from local.sign import local_auth_token, local_secret, resign_event, resign_twilio_event
+from local.sign import local_auth_token, local_secrets, resign_event, resign_twilio_event
 from local.stack import LocalStack, aws_environment
 from local.template import ROOT
 
@@ -64,12 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     if running_stack(args.aws_endpoint, args.twilio):
         print(f"using the running local stack ({args.aws_endpoint}, {args.twilio})", file=sys.stderr)
         aws, twilio = args.aws_endpoint, args.twilio
-        secret, auth_token = local_secret(aws), local_auth_token(aws)
+        secrets, auth_token = local_secrets(aws), local_auth_token(aws)
     else:
         print("no local stack is running; starting a throwaway one", file=sys.stderr)
         stack = LocalStack().start()
         aws, twilio = stack.aws_endpoint, stack.emulator.base_url
-        secret, auth_token = stack.credentials.webhook_secret, stack.credentials.account.auth_token
+        secrets, auth_token = stack.webhook_secrets(), stack.credentials.account.auth_token
         call = stack.emulator.create_call(stack.credentials.account.account_sid)
         registry = DynamoCallRegistry(stack.table_name("CallsTable"), stack.client("dynamodb"))
         registry.register(DEMO_KEY, call["sid"], ttl_seconds=3600)
@@ -78,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(function_environment(function, overrides))
     os.environ.update(aws_environment(aws))
     os.environ["TWILIO_API_BASE_URL"] = twilio
-    if "webhook-signature" in event.get("headers", {}) and not args.no_resign:
-        event = resign_event(event, secret)
+    if not args.no_resign:
+        event = resign_event(event, secrets)
     if "x-twilio-signature" in event.get("headers", {}) and not args.no_resign:
         event = resign_twilio_event(event, auth_token, os.environ.get("PUBLIC_BASE_URL") or None)
 

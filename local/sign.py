@@ -21,6 +21,8 @@ from typing import Any
 
 import requests
 
+from bridge.signatures import parse_secrets
+from local.senders import github_headers, stripe_headers
 from local.stack import TWILIO_SECRET_NAME, WEBHOOK_SECRET_NAME, aws_environment, sign
 
 DEFAULT_AWS = "http://127.0.0.1:5005"
@@ -41,11 +43,18 @@ def _local_secret_string(name: str, aws_endpoint: str) -> str:
     return str(client.get_secret_value(SecretId=name)["SecretString"])
 
 
-def local_secret(aws_endpoint: str = DEFAULT_AWS) -> str:
-    """The webhook secret of the running local stack (the newest, during a rotation)."""
-    raw = _local_secret_string(WEBHOOK_SECRET_NAME, aws_endpoint)
-    secrets = json.loads(raw) if raw.lstrip().startswith("[") else [raw]
-    return str(secrets[-1])
+def local_secret(aws_endpoint: str = DEFAULT_AWS, source: str = "default") -> str:
+    """A source's webhook secret from the running local stack (the newest, during a rotation)."""
+    secrets = parse_secrets(_local_secret_string(WEBHOOK_SECRET_NAME, aws_endpoint)).get(source, ())
+    if not secrets:
+        raise SystemExit(f"the local stack has no webhook secret for source {source!r}")
+    return secrets[-1]
+
+
+def local_secrets(aws_endpoint: str = DEFAULT_AWS) -> dict[str, str]:
+    """Every source's newest webhook secret from the running local stack."""
+    parsed = parse_secrets(_local_secret_string(WEBHOOK_SECRET_NAME, aws_endpoint))
+    return {source: values[-1] for source, values in parsed.items() if values}
 
 
 def local_auth_token(aws_endpoint: str = DEFAULT_AWS) -> str:
@@ -75,37 +84,68 @@ def resign_twilio_event(event: dict[str, Any], auth_token: str, public_base_url:
     return {**event, "headers": {**event["headers"], "x-twilio-signature": signature}}
 
 
-def resign_event(event: dict[str, Any], secret: str) -> dict[str, Any]:
-    """Gives an API Gateway event file fresh Standard Webhooks headers for its own body."""
-    headers = {k: v for k, v in event.get("headers", {}).items() if not k.startswith("webhook-")}
-    event_id = event.get("headers", {}).get("webhook-id")
-    headers.update(sign(event.get("body") or "", secret, event_id=event_id))
+def resign_event(event: dict[str, Any], secrets: dict[str, str]) -> dict[str, Any]:
+    """Gives an API Gateway event file fresh signature headers for its own body, the way its sender
+    signs: Standard Webhooks, GitHub or Stripe (by the headers it carries), with `secrets[source]`."""
+    headers = dict(event.get("headers", {}))
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode("utf-8")
+    if "x-hub-signature-256" in headers:
+        headers.update(
+            github_headers(
+                body,
+                secrets["github"],
+                event=headers.get("x-github-event", "ping"),
+                delivery=headers.get("x-github-delivery"),
+            )
+        )
+    elif "stripe-signature" in headers:
+        headers.update(stripe_headers(body, secrets["stripe"]))
+    elif "webhook-signature" in headers:
+        headers.update(sign(body, secrets["default"], event_id=headers.get("webhook-id")))
     return {**event, "headers": headers}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("file", help="a JSON body to sign, or with --resign an API Gateway event file")
-    parser.add_argument("--secret", help="whsec_... secret (default: the local stack's)")
+    parser.add_argument("--secret", help="the signing secret (default: the local stack's for --as)")
+    parser.add_argument(
+        "--as",
+        dest="sender",
+        choices=["standard-webhooks", "github", "stripe"],
+        default="standard-webhooks",
+        help="sign the way this sender does; github and stripe post to /events/github and /events/stripe",
+    )
     parser.add_argument("--id", dest="event_id", help="webhook-id to use (default: a new one)")
-    parser.add_argument("--url", default=DEFAULT_FRONT + "/events")
+    parser.add_argument("--url", help="where to POST (default: the local front's route for --as)")
     parser.add_argument("--aws-endpoint", default=DEFAULT_AWS)
     parser.add_argument("--send", action="store_true", help="POST the signed body and print the answer")
     parser.add_argument("--resign", action="store_true", help="rewrite an event file's signature in place")
     args = parser.parse_args(argv)
-    secret = args.secret or local_secret(args.aws_endpoint)
+    source = {"github": "github", "stripe": "stripe"}.get(args.sender, "default")
+    secret = args.secret or local_secret(args.aws_endpoint, source)
+    url = args.url or DEFAULT_FRONT + ("/events" if source == "default" else f"/events/{source}")
     path = Path(args.file)
 
     if args.resign:
-        event = resign_event(json.loads(path.read_text()), secret)
+        raw = _local_secret_string(WEBHOOK_SECRET_NAME, args.aws_endpoint) if not args.secret else None
+        every = {k: v[-1] for k, v in parse_secrets(raw).items() if v} if raw else {source: secret}
+        event = resign_event(json.loads(path.read_text()), every)
         path.write_text(json.dumps(event, indent=2) + "\n")
-        print(f"re-signed {path} (webhook-id {event['headers']['webhook-id']})")
+        print(f"re-signed {path}")
         return 0
 
     body = path.read_text()
-    headers = sign(body, secret, event_id=args.event_id)
+    if args.sender == "github":
+        headers = github_headers(body, secret, delivery=args.event_id)
+    elif args.sender == "stripe":
+        headers = stripe_headers(body, secret)
+    else:
+        headers = sign(body, secret, event_id=args.event_id)
     if args.send:
-        reply = requests.post(args.url, data=body.encode("utf-8"), headers=headers, timeout=30)
+        reply = requests.post(url, data=body.encode("utf-8"), headers=headers, timeout=30)
         print(f"HTTP {reply.status_code}")
         for name in ("Content-Type", "Retry-After", "Idempotent-Replayed"):
             if name in reply.headers:
@@ -115,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in headers.items():
         print(f"{name}: {value}")
     flags = " ".join(f"-H {shlex.quote(f'{k}: {v}')}" for k, v in headers.items())
-    print(f"\ncurl -sS -X POST {shlex.quote(args.url)} {flags} --data-binary @{shlex.quote(str(path))}")
+    print(f"\ncurl -sS -X POST {shlex.quote(url)} {flags} --data-binary @{shlex.quote(str(path))}")
     return 0
 
 

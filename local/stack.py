@@ -45,6 +45,8 @@ def aws_environment(endpoint: str) -> dict[str, str]:
 class Credentials:
     account: Account
     webhook_secret: str
+    # Per-source secrets, as the secret's JSON object holds them; `default` is webhook_secret.
+    source_secrets: dict[str, str]
 
 
 def random_account() -> Account:
@@ -71,7 +73,11 @@ class LocalStack:
         self._front_port = front_port
         self.template = template.load()
         self.functions = self.template.functions()
-        self.credentials = Credentials(account=random_account(), webhook_secret=new_webhook_secret())
+        self.credentials = Credentials(
+            account=random_account(),
+            webhook_secret=new_webhook_secret(),
+            source_secrets={"github": secrets.token_hex(20), "stripe": "whsec_" + secrets.token_hex(16)},
+        )
         self.emulator = TwilioEmulator([self.credentials.account], host=host, port=emulator_port)
         self.front: HttpFront | None = None
         self._moto: ThreadedMotoServer | None = None
@@ -137,7 +143,11 @@ class LocalStack:
         account = self.credentials.account
         twilio_secret = {"account_sid": account.account_sid, "auth_token": account.auth_token}
         manager.create_secret(Name=TWILIO_SECRET_NAME, SecretString=json.dumps(twilio_secret))
-        manager.create_secret(Name=WEBHOOK_SECRET_NAME, SecretString=self.credentials.webhook_secret)
+        manager.create_secret(Name=WEBHOOK_SECRET_NAME, SecretString=json.dumps(self.webhook_secrets()))
+
+    def webhook_secrets(self) -> dict[str, str]:
+        """The webhook secret's JSON object: a secret per source."""
+        return {"default": self.credentials.webhook_secret, **self.credentials.source_secrets}
 
     def put_secret(self, name: str, value: str) -> None:
         self.client("secretsmanager").put_secret_value(SecretId=name, SecretString=value)

@@ -80,6 +80,19 @@ class Bridge:
         event = http_event("POST", "/events", route_key="POST /events", headers=signed, body=raw)
         return self.invoke("IngestFunction", event)
 
+    def post_source(self, source: str, body: dict[str, Any] | str | bytes, headers: dict[str, str]) -> Reply:
+        """POST /events/{source} with the headers the source's own sender computed."""
+        raw = json.dumps(body) if isinstance(body, dict) else body
+        event = http_event(
+            "POST",
+            f"/events/{source}",
+            route_key="POST /events/{source}",
+            path_parameters={"source": source},
+            headers=headers,
+            body=raw,
+        )
+        return self.invoke("IngestFunction", event)
+
     def calls(
         self,
         method: str,

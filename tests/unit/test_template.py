@@ -82,6 +82,7 @@ def test_routes_are_the_contracts() -> None:
     routes = {route.route_key: (f.logical_id, route.auth) for f in TEMPLATE.functions().values() for route in f.routes}
     assert routes == {
         "POST /events": ("IngestFunction", "NONE"),
+        "POST /events/{source}": ("IngestFunction", "NONE"),
         "POST /twilio/call-status": ("CallStatusFunction", "NONE"),
         "PUT /calls/{key}": ("CallsFunction", "AWS_IAM"),
         "GET /calls/{key}": ("CallsFunction", "AWS_IAM"),

@@ -11,9 +11,11 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from bridge.call_status import CallbackRequest, CallStatusService
+from bridge.envelope import DEFAULT_SOURCE
 from bridge.errors import BridgeError, RouteNotFound
 from bridge.ingest import InboundRequest, IngestService
 from bridge.observability import logger, record_outcome
+from bridge.sources import load_profiles
 
 if TYPE_CHECKING:
     from bridge.calls import CallsService
@@ -38,13 +40,16 @@ def ingest_app(service: Callable[[], IngestService] | None = None) -> APIGateway
     build = service
     app = _resolver()
 
-    @app.post("/events")
-    def post_event() -> Response[str]:
+    # Fail at init, not on the first event, when the shipped source profiles are invalid.
+    load_profiles()
+
+    def receive(source: str) -> Response[str]:
         request = InboundRequest(body=_raw_body(app), headers=_headers(app))
-        delivered = build().handle(request, app.lambda_context)
+        delivered = build().handle(request, app.lambda_context, source)
         record_outcome(
             "delivered",
             "udm delivered",
+            source=delivered.source,
             event_id=delivered.event_id,
             call_sid=delivered.call_sid,
             message_sid=delivered.message_sid,
@@ -52,6 +57,14 @@ def ingest_app(service: Callable[[], IngestService] | None = None) -> APIGateway
         )
         headers = {"Idempotent-Replayed": "true"} if delivered.replayed else {}
         return _json(200, delivered.body(), headers)
+
+    @app.post("/events")
+    def post_event() -> Response[str]:
+        return receive(DEFAULT_SOURCE)
+
+    @app.post("/events/<source>")
+    def post_source_event(source: str) -> Response[str]:
+        return receive(source)
 
     return app
 

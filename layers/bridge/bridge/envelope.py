@@ -18,22 +18,33 @@ _MAX_REPORTED_ERRORS = 20
 _MAX_MESSAGE_CHARS = 300
 
 
+DEFAULT_SOURCE = "default"
+
+
 @dataclass(frozen=True)
 class Event:
     id: str
     type: str
-    timestamp: str
+    timestamp: str | None
     to: str
-    data: dict[str, Any]
-    body: dict[str, Any]
+    data: Any
+    body: Any
+    source: str = DEFAULT_SOURCE
+
+    @property
+    def key(self) -> str:
+        """Idempotency key here and at Twilio: scoped by source, so two sources never collide."""
+        return self.id if self.source == DEFAULT_SOURCE else f"{self.source}:{self.id}"
 
     def content(self) -> str:
         """The UDM Content: compact JSON the Voice SDK hands to the app as is."""
-        return json.dumps(
-            {"id": self.id, "type": self.type, "timestamp": self.timestamp, "data": self.data},
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
+        content: dict[str, Any] = {"id": self.id, "type": self.type}
+        if self.source != DEFAULT_SOURCE:
+            content["source"] = self.source
+        if self.timestamp is not None:
+            content["timestamp"] = self.timestamp
+        content["data"] = self.data
+        return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
 
 
 def parse_json(body: bytes) -> Any:
@@ -99,6 +110,12 @@ def _load(path: Any) -> Draft202012Validator:
 @cache
 def _envelope_validator() -> Draft202012Validator:
     return _load(_SCHEMAS / "envelope.schema.json")
+
+
+@cache
+def validator_for(relative: str) -> Draft202012Validator:
+    """A schema shipped under schemas/, by its relative path (named in sources.json)."""
+    return _load(_SCHEMAS / relative)
 
 
 @cache

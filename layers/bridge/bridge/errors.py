@@ -173,6 +173,12 @@ class CallMismatch(BridgeError):
     title = "A different call is registered for this key"
 
 
+class UnknownSource(BridgeError):
+    status = 404
+    code = "unknown_source"
+    title = "No such source"
+
+
 class RouteNotFound(BridgeError):
     status = 404
     code = "not_found"

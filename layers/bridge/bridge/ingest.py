@@ -10,11 +10,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bridge.envelope import Event, checked_content, parse_event, parse_json
-from bridge.errors import CallNotActive, NoActiveCall, TwilioUnavailable, UnsupportedMediaType
+from bridge.envelope import DEFAULT_SOURCE, Event, checked_content, parse_event, parse_json
+from bridge.errors import CallNotActive, NoActiveCall, TwilioUnavailable, UnknownSource, UnsupportedMediaType
 from bridge.observability import logger, record_latency
 from bridge.retry import BudgetExhausted, Deadline, RetryPolicy, Transient, run_with_retries
-from bridge.signatures import StandardWebhookVerifier
+from bridge.signatures import Verifier, verifier_for
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from bridge.delivery import MessageSender
     from bridge.idempotency import IdempotencyGate
     from bridge.registry import CallRegistry
+    from bridge.sources import Profile
 
 
 @dataclass(frozen=True)
@@ -35,22 +36,27 @@ class Delivered:
     event_id: str
     call_sid: str
     message_sid: str
+    source: str = DEFAULT_SOURCE
     replayed: bool = False
 
     def body(self) -> dict[str, str]:
-        return {
+        body = {
             "status": "delivered",
             "event_id": self.event_id,
             "call_sid": self.call_sid,
             "message_sid": self.message_sid,
         }
+        if self.source != DEFAULT_SOURCE:
+            body["source"] = self.source
+        return body
 
 
 class IngestService:
     def __init__(
         self,
         *,
-        webhook_secrets: Callable[[], Sequence[str]],
+        webhook_secrets: Callable[[], Mapping[str, Sequence[str]]],
+        profiles: Mapping[str, Profile],
         registry: CallRegistry,
         sender: MessageSender,
         idempotency: IdempotencyGate,
@@ -59,31 +65,45 @@ class IngestService:
         reserve_seconds: float = 1.0,
     ) -> None:
         self._webhook_secrets = webhook_secrets
+        self._profiles = profiles
         self._registry = registry
         self._sender = sender
         self._idempotency = idempotency
         self._retry_policy = retry_policy
         self._max_content_bytes = max_content_bytes
         self._reserve = reserve_seconds
-        self._verifier: tuple[tuple[str, ...], StandardWebhookVerifier] | None = None
+        self._verifiers: dict[str, tuple[tuple[str, ...], Verifier]] = {}
 
-    def handle(self, request: InboundRequest, context: LambdaContext) -> Delivered:
+    def handle(self, request: InboundRequest, context: LambdaContext, source: str = DEFAULT_SOURCE) -> Delivered:
+        profile = None
+        if source != DEFAULT_SOURCE:
+            profile = self._profiles.get(source)
+            if profile is None:
+                raise UnknownSource(f"No source is called {source!r}.", source=source)
         # Authenticity first: nothing about the body is looked at or revealed before it.
-        verified = self._verifier_for(tuple(self._webhook_secrets())).verify(request.body, request.headers)
-        logger.set_correlation_id(verified.event_id)
+        secrets = tuple(self._webhook_secrets().get(source, ()))
+        self._verifier(source, profile, secrets).verify(request.body, request.headers)
+        if profile is None:
+            logger.set_correlation_id(request.headers["webhook-id"])
 
-        _require_json(request.headers.get("content-type", ""))
-        event = parse_event(verified.event_id, parse_json(request.body))
+        _require_json(request.headers.get("content-type", ""), profile)
+        document = parse_json(request.body)
+        if profile is None:
+            event = parse_event(request.headers["webhook-id"], document)
+        else:
+            event = profile.extract(request.headers, document)
+            logger.set_correlation_id(event.key)
         content = checked_content(event, self._max_content_bytes)
         deadline = Deadline(context.get_remaining_time_in_millis, reserve=self._reserve)
 
         result, replayed = self._idempotency.run(
-            event.id, event.body, lambda: self._deliver(event, content, deadline), context
+            event.key, event.body, lambda: self._deliver(event, content, deadline), context
         )
         return Delivered(
             event_id=result["event_id"],
             call_sid=result["call_sid"],
             message_sid=result["message_sid"],
+            source=event.source,
             replayed=replayed,
         )
 
@@ -94,7 +114,7 @@ class IngestService:
         started = time.perf_counter()
         try:
             sent = run_with_retries(
-                lambda timeout: self._sender.send(call.call_sid, content, event.id, timeout),
+                lambda timeout: self._sender.send(call.call_sid, content, event.key, timeout),
                 self._retry_policy,
                 deadline,
                 on_retry=_log_retry,
@@ -116,17 +136,22 @@ class IngestService:
         record_latency("delivery_latency", (time.perf_counter() - started) * 1000)
         return Delivered(event_id=event.id, call_sid=sent.call_sid, message_sid=sent.message_sid).body()
 
-    def _verifier_for(self, secrets: tuple[str, ...]) -> StandardWebhookVerifier:
-        # Rebuilt only when the secret value changes (rotation).
-        if self._verifier is None or self._verifier[0] != secrets:
-            self._verifier = (secrets, StandardWebhookVerifier(secrets))
-        return self._verifier[1]
+    def _verifier(self, source: str, profile: Profile | None, secrets: tuple[str, ...]) -> Verifier:
+        # Rebuilt only when the source's secrets change (rotation).
+        cached = self._verifiers.get(source)
+        if cached is None or cached[0] != secrets:
+            cached = (secrets, verifier_for(profile, secrets))
+            self._verifiers[source] = cached
+        return cached[1]
 
 
-def _require_json(content_type: str) -> None:
+def _require_json(content_type: str, profile: Profile | None) -> None:
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type != "application/json":
-        raise UnsupportedMediaType(f"Content-Type must be application/json, got {media_type or 'none'}.")
+        hint = ""
+        if profile is not None and profile.scheme == "github":
+            hint = " In the GitHub webhook settings, choose Content type application/json."
+        raise UnsupportedMediaType(f"Content-Type must be application/json, got {media_type or 'none'}.{hint}")
 
 
 def _log_retry(attempt: int, failure: Transient, pause: float) -> None:

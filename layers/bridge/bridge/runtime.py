@@ -20,6 +20,7 @@ from bridge.ingest import IngestService
 from bridge.registry import DynamoCallRegistry
 from bridge.retry import RetryPolicy
 from bridge.secrets import SecretStore
+from bridge.sources import load_profiles
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -50,6 +51,7 @@ def ingest_service() -> IngestService:
     )
     return IngestService(
         webhook_secrets=lambda: secrets.webhook_secrets(settings.webhook_secret_id),
+        profiles=load_profiles(),
         registry=DynamoCallRegistry(settings.calls_table, dynamodb(), tombstone_seconds=settings.max_call_seconds),
         sender=sender,
         idempotency=IdempotencyGate(settings.idempotency_table, dynamodb(), settings.idempotency_ttl_seconds),

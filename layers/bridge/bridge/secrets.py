@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from bridge.errors import ConfigurationError, StoreUnavailable
-from bridge.signatures import parse_secret_list
+from bridge.signatures import parse_secrets
 
 # Missing or forbidden secrets are the deployment's fault, not a passing failure.
 _PERMANENT_CODES = {"ResourceNotFoundException", "AccessDeniedException", "InvalidRequestException"}
@@ -71,8 +70,9 @@ class SecretStore:
     def twilio_credentials(self, secret_id: str) -> TwilioCredentials:
         return TwilioCredentials.parse(self._fetch(secret_id))
 
-    def webhook_secrets(self, secret_id: str) -> Sequence[str]:
-        return parse_secret_list(self._fetch(secret_id))
+    def webhook_secrets(self, secret_id: str) -> dict[str, tuple[str, ...]]:
+        """Secrets by source name; the old single-secret formats belong to `default`."""
+        return parse_secrets(self._fetch(secret_id))
 
     def _fetch(self, secret_id: str) -> str:
         try:

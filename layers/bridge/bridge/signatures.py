@@ -1,28 +1,46 @@
-"""Inbound authenticity: Standard Webhooks (https://www.standardwebhooks.com/)."""
+"""Inbound authenticity, per source scheme. Every comparison is constant-time; every check fails closed.
+
+* standard-webhooks: the `standardwebhooks` package (https://www.standardwebhooks.com/).
+* github: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`.
+* stripe: `Stripe-Signature: t=<ts>,v1=<hex HMAC-SHA256 of "t.body">`, several v1 allowed.
+* hmac: a configurable header, algorithm, encoding, prefix and optional timestamp header.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from bridge.errors import Unauthenticated
 from bridge.observability import logger
 
+if TYPE_CHECKING:
+    from bridge.sources import HmacSettings, Profile
 
-@dataclass(frozen=True)
-class VerifiedDelivery:
-    event_id: str
-    timestamp: str
+DEFAULT_TOLERANCE_SECONDS = 300
+
+
+class Verifier(Protocol):
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> None:
+        """Returns when the delivery is authentic; raises Unauthenticated otherwise."""
+
+
+def _require_secrets(secrets: Sequence[object]) -> None:
+    if not secrets:
+        logger.error("no usable webhook secret is configured for this source; rejecting every delivery")
+        raise Unauthenticated("The bridge cannot verify signatures right now.")
 
 
 class StandardWebhookVerifier:
-    """Accepts a delivery signed with any one of the configured secrets (key rotation).
-
-    Fails closed: with no usable secret, nothing verifies.
-    """
+    """Accepts a delivery signed with any one of the configured secrets (key rotation)."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         self._webhooks: list[Webhook] = []
@@ -37,10 +55,8 @@ class StandardWebhookVerifier:
     def usable(self) -> bool:
         return bool(self._webhooks)
 
-    def verify(self, body: bytes, headers: Mapping[str, str]) -> VerifiedDelivery:
-        if not self._webhooks:
-            logger.error("no usable webhook secret is configured; rejecting every delivery")
-            raise Unauthenticated("The bridge cannot verify signatures right now.")
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> None:
+        _require_secrets(self._webhooks)
         wanted = {name: headers.get(name, "") for name in ("webhook-id", "webhook-timestamp", "webhook-signature")}
         if not all(wanted.values()):
             raise Unauthenticated("The webhook-id, webhook-timestamp and webhook-signature headers are required.")
@@ -54,7 +70,7 @@ class StandardWebhookVerifier:
                 # The library raises plain ValueErrors for malformed signatures and non-UTF-8 bodies.
                 failure = "The webhook-signature header is malformed."
             else:
-                return VerifiedDelivery(event_id=wanted["webhook-id"], timestamp=wanted["webhook-timestamp"])
+                return
         raise Unauthenticated(failure)
 
 
@@ -65,13 +81,141 @@ def _describe(error: WebhookVerificationError) -> str:
     return "No signature matched."
 
 
-def parse_secret_list(raw: str) -> Sequence[str]:
-    """A `whsec_...` string, or a JSON list of them (several are valid during a rotation)."""
-    text = raw.strip()
-    if text.startswith("["):
+def _digest(secret: str, message: bytes, algorithm: str = "sha256") -> bytes:
+    return hmac.new(secret.encode("utf-8"), message, getattr(hashlib, algorithm)).digest()
+
+
+def _matches(expected: bytes, provided: bytes) -> bool:
+    return hmac.compare_digest(expected, provided)
+
+
+def _within(timestamp: str, tolerance: int, clock: Callable[[], float]) -> bool:
+    try:
+        moment = int(timestamp)
+    except ValueError:
+        return False
+    return abs(clock() - moment) <= tolerance
+
+
+class GitHubVerifier:
+    def __init__(self, secrets: Sequence[str]) -> None:
+        self._secrets = [secret for secret in secrets if secret]
+
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> None:
+        _require_secrets(self._secrets)
+        header = headers.get("x-hub-signature-256", "")
+        scheme, _, hex_signature = header.partition("=")
+        if scheme != "sha256" or not hex_signature:
+            raise Unauthenticated("The X-Hub-Signature-256 header is missing or malformed.")
+        provided = hex_signature.strip().lower().encode("ascii", errors="replace")
+        for secret in self._secrets:
+            if _matches(_digest(secret, body).hex().encode(), provided):
+                return
+        raise Unauthenticated("No signature matched.")
+
+
+class StripeVerifier:
+    def __init__(self, secrets: Sequence[str], tolerance: int, clock: Callable[[], float] = time.time) -> None:
+        self._secrets = [secret for secret in secrets if secret]
+        self._tolerance = tolerance
+        self._clock = clock
+
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> None:
+        _require_secrets(self._secrets)
+        timestamp, candidates = "", []
+        for part in headers.get("stripe-signature", "").split(","):
+            name, _, value = part.strip().partition("=")
+            if name == "t":
+                timestamp = value
+            elif name == "v1" and value:
+                candidates.append(value.strip().lower().encode("ascii", errors="replace"))
+        if not timestamp or not candidates:
+            raise Unauthenticated("The Stripe-Signature header is missing or malformed.")
+        if not _within(timestamp, self._tolerance, self._clock):
+            raise Unauthenticated(f"The Stripe-Signature timestamp is outside the {self._tolerance} s tolerance.")
+        signed = timestamp.encode("ascii") + b"." + body
+        for secret in self._secrets:
+            expected = _digest(secret, signed).hex().encode()
+            if any(_matches(expected, candidate) for candidate in candidates):
+                return
+        raise Unauthenticated("No signature matched.")
+
+
+class HmacVerifier:
+    def __init__(
+        self,
+        secrets: Sequence[str],
+        settings: HmacSettings,
+        tolerance: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._secrets = [secret for secret in secrets if secret]
+        self._settings = settings
+        self._tolerance = tolerance
+        self._clock = clock
+
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> None:
+        _require_secrets(self._secrets)
+        settings = self._settings
+        header = headers.get(settings.header.lower(), "").strip()
+        if not header.startswith(settings.prefix) or len(header) == len(settings.prefix):
+            raise Unauthenticated(f"The {settings.header} header is missing or malformed.")
+        provided = self._decode(header[len(settings.prefix) :])
+        message = body
+        if settings.timestamp_header:
+            # With a timestamp the sender signs "<timestamp>.<body>", so a replay can't refresh it.
+            timestamp = headers.get(settings.timestamp_header.lower(), "").strip()
+            if not _within(timestamp, self._tolerance, self._clock):
+                raise Unauthenticated(f"The {settings.timestamp_header} header is missing or outside the tolerance.")
+            message = timestamp.encode("ascii") + b"." + body
+        for secret in self._secrets:
+            if _matches(_digest(secret, message, settings.algorithm), provided):
+                return
+        raise Unauthenticated("No signature matched.")
+
+    def _decode(self, text: str) -> bytes:
         try:
-            values = json.loads(text)
-        except ValueError:
-            return ()
-        return tuple(value for value in values if isinstance(value, str) and value)
-    return (text,) if text else ()
+            if self._settings.encoding == "hex":
+                return bytes.fromhex(text)
+            return base64.b64decode(text, validate=True)
+        except (ValueError, binascii.Error):
+            raise Unauthenticated(f"The {self._settings.header} header is malformed.") from None
+
+
+def verifier_for(profile: Profile | None, secrets: Sequence[str]) -> Verifier:
+    """The verifier of a source; `None` is the built-in default source (Standard Webhooks)."""
+    if profile is None or profile.scheme == "standard-webhooks":
+        return StandardWebhookVerifier(secrets)
+    if profile.scheme == "github":
+        return GitHubVerifier(secrets)
+    if profile.scheme == "stripe":
+        return StripeVerifier(secrets, profile.tolerance_seconds)
+    assert profile.hmac is not None  # the profile schema requires it for this scheme
+    return HmacVerifier(secrets, profile.hmac, profile.tolerance_seconds)
+
+
+def parse_secrets(raw: str) -> dict[str, tuple[str, ...]]:
+    """Webhook secrets by source.
+
+    A `whsec_...` string or a JSON list of them is the `default` source's (several are valid
+    during a rotation); a JSON object maps each source to a secret or a list of them.
+    """
+    text = raw.strip()
+    if not text:
+        return {}
+    if text[0] not in "[{":
+        return {"default": (text,)}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        logger.error("the webhook secret is not valid JSON; rejecting every delivery")
+        return {}
+    if isinstance(value, list):
+        value = {"default": value}
+    if not isinstance(value, dict):
+        return {}
+    parsed = {}
+    for source, secrets in value.items():
+        listed = secrets if isinstance(secrets, list) else [secrets]
+        parsed[str(source)] = tuple(secret for secret in listed if isinstance(secret, str) and secret)
+    return parsed
