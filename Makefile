@@ -16,7 +16,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help run test lint typecheck unit integration template-lint invoke build clean
+.PHONY: help run test test-faults lint typecheck unit integration template-lint invoke build bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ unit: $(VENV)/.installed ## Unit tests only
 integration: $(VENV)/.installed ## Integration tests only
 	$(BIN)/python -m pytest tests/integration
 
+test-faults: $(VENV)/.installed ## The fault-injection suite alone (make test runs it too), with its totals line
+	$(BIN)/python -m pytest tests/faults -p no:logging
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -72,6 +75,10 @@ invoke: $(VENV)/.installed ## make invoke FUNCTION=IngestFunction EVENT=events/<
 
 build: $(TOOLS)/.installed ## sam build (no container; needs python3.13 on PATH)
 	PATH="$(dir $(PYTHON)):$$PATH" $(TOOLS)/bin/sam build
+
+# Measurements, not tests: prints a table and writes bench/results/<UTC time>.json. ARGS=--quick for a smoke run.
+bench: $(VENV)/.installed ## Benchmark cold start, warm latency, I/O and cost against a minimal baseline
+	$(BIN)/python -m bench $(ARGS)
 
 clean: ## Remove virtualenvs and build output
 	rm -rf $(VENV) $(TOOLS) .aws-sam .mypy_cache .ruff_cache .hypothesis

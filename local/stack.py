@@ -20,6 +20,7 @@ from standardwebhooks.webhooks import Webhook
 from local import template
 from local.front import HttpFront
 from local.lambda_runtime import invoke
+from local.streams import StreamPoller, TtlSweeper
 from local.twilio_emulator import Account, TwilioEmulator
 
 TWILIO_SECRET_NAME = "udm-bridge/local/twilio"
@@ -66,6 +67,7 @@ class LocalStack:
         moto_port: int = 0,
         emulator_port: int = 0,
         front_port: int | None = None,
+        streams: bool = True,
     ) -> None:
         self.host = host
         self._moto_port = moto_port
@@ -80,6 +82,9 @@ class LocalStack:
         )
         self.emulator = TwilioEmulator([self.credentials.account], host=host, port=emulator_port)
         self.front: HttpFront | None = None
+        self._streams = streams
+        self.sweeper: TtlSweeper | None = None
+        self.pollers: list[StreamPoller] = []
         self._moto: ThreadedMotoServer | None = None
         self.aws_endpoint = ""
 
@@ -97,9 +102,41 @@ class LocalStack:
         self.emulator.start()
         if self._front_port is not None:
             self.front = HttpFront(self.functions, self.host, self._front_port).start()
+        if self._streams:
+            self.start_streams()
         return self
 
+    def start_streams(self) -> None:
+        """DynamoDB's TTL process and the template's stream event source mappings."""
+        ttl_tables = {
+            self.table_name(logical_id): properties["TimeToLiveSpecification"]["AttributeName"]
+            for logical_id, properties in self.template.tables().items()
+            if properties.get("TimeToLiveSpecification", {}).get("Enabled")
+        }
+        self.sweeper = TtlSweeper(self.client("dynamodb"), ttl_tables).start()
+        for function in self.functions.values():
+            for source in function.streams:
+                poller = StreamPoller(
+                    function,
+                    source,
+                    table=self.table_name(source.table),
+                    streams_client=self.client("dynamodbstreams"),
+                    dynamodb_client=self.client("dynamodb"),
+                    invoke=invoke,
+                    sweeper=self.sweeper,
+                )
+                self.pollers.append(poller.start())
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Waits until every stream poller has caught up (what was written so far is handled)."""
+        for poller in self.pollers:
+            poller.wait_idle(timeout)
+
     def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        if self.sweeper is not None:
+            self.sweeper.stop()
         if self.front is not None:
             self.front.stop()
         self.emulator.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -53,6 +54,18 @@ class Route:
 
 
 @dataclass(frozen=True)
+class StreamSource:
+    """A DynamoDB event source mapping: which table's stream feeds the function, and how."""
+
+    name: str
+    table: str
+    starting_position: str = "LATEST"
+    batch_size: int = 100
+    max_retries: int = -1
+    patterns: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class Function:
     logical_id: str
     code_uri: Path
@@ -61,6 +74,7 @@ class Function:
     memory: int
     environment: dict[str, Any]
     routes: list[Route] = field(default_factory=list)
+    streams: list[StreamSource] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -95,6 +109,21 @@ class Template:
                 for event in props.get("Events", {}).values()
                 if event.get("Type") == "HttpApi"
             ]
+            streams = [
+                StreamSource(
+                    name=name,
+                    table=event["Properties"]["Stream"]["Fn::GetAtt"][0],
+                    starting_position=event["Properties"].get("StartingPosition", "LATEST"),
+                    batch_size=int(event["Properties"].get("BatchSize", 100)),
+                    max_retries=int(event["Properties"].get("MaximumRetryAttempts", -1)),
+                    patterns=tuple(
+                        json.loads(item["Pattern"])
+                        for item in event["Properties"].get("FilterCriteria", {}).get("Filters", [])
+                    ),
+                )
+                for name, event in props.get("Events", {}).items()
+                if event.get("Type") == "DynamoDB"
+            ]
             found[logical_id] = Function(
                 logical_id=logical_id,
                 code_uri=ROOT / props["CodeUri"],
@@ -103,6 +132,7 @@ class Template:
                 memory=int(props.get("MemorySize", 128)),
                 environment=environment,
                 routes=routes,
+                streams=streams,
             )
         return found
 

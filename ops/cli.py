@@ -1,80 +1,130 @@
-"""`udm-bridge`: look at and fix the call registry of a deployed bridge, or of the local stack.
+"""`udm-bridge`: operate a deployed bridge, or the local stack.
 
     udm-bridge calls list                                  # every key with a live call
     udm-bridge calls get identity:alice
     udm-bridge calls set identity:alice CA0123... --ttl 3600
     udm-bridge calls rm identity:alice [--call-sid CA0123...]
+    udm-bridge events failed [--since 24h]                 # the failure ledger
+    udm-bridge events replay <event key> [--to identity:bob]
+    udm-bridge events replay --all-failed [--since 24h] [--to identity:bob]
 
-The table comes from --table, or from the stack's CallsTableName output (--stack, default
-udm-bridge), or is the local stack's (--local, while `make run` is up).
+Tables (and the Twilio secret, for replays) come from the stack's outputs and parameters
+(--stack, default udm-bridge), from explicit options, or are the local stack's (--local, while
+`make run` is up).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import boto3
 
 from bridge.calls import CALL_SID, recipient_key
-from bridge.config import DEFAULT_MAX_CALL_SECONDS
+from bridge.config import DEFAULT_MAX_CALL_SECONDS, DeliverySettings
 from bridge.errors import BridgeError
+from bridge.ledger import Ledger, LedgerEntry
 from bridge.registry import DynamoCallRegistry, decode_state
+from bridge.retry import Deadline
 
 LOCAL_ENDPOINT = "http://127.0.0.1:5005"
+LOCAL_TWILIO = "http://127.0.0.1:4010"
+LOCAL_TWILIO_SECRET = "udm-bridge/local/twilio"
+LOCAL_TABLES = {"CallsTableName": "CallsTable", "LedgerTableName": "LedgerTable"}
+# A replay waits this long for Twilio, at most, per event.
+REPLAY_SECONDS = 30
 
 
-def _session(args: argparse.Namespace) -> Any:
-    if args.local:
-        return boto3.session.Session(
-            aws_access_key_id="local", aws_secret_access_key="local", region_name=args.region or "us-east-1"
-        )
-    return boto3.session.Session(profile_name=args.profile, region_name=args.region)
+@dataclass
+class Target:
+    """Where the bridge's state lives: a deployed stack, or the local stack."""
 
+    args: argparse.Namespace
 
-def _table(args: argparse.Namespace, session: Any) -> str:
-    if args.table:
-        return str(args.table)
-    if args.local:
-        return "CallsTable"
-    outputs = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0].get("Outputs", [])
-    for output in outputs:
-        if output["OutputKey"] == "CallsTableName":
-            return str(output["OutputValue"])
-    raise SystemExit(f"stack {args.stack} has no CallsTableName output; pass --table")
+    @cached_property
+    def session(self) -> Any:
+        if self.args.local:
+            region = self.args.region or "us-east-1"
+            return boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=region)
+        return boto3.session.Session(profile_name=self.args.profile, region_name=self.args.region)
+
+    @cached_property
+    def endpoint(self) -> str | None:
+        return self.args.endpoint_url or (LOCAL_ENDPOINT if self.args.local else None)
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, endpoint_url=self.endpoint)
+
+    @cached_property
+    def _stack(self) -> dict[str, Any]:
+        stacks = self.session.client("cloudformation").describe_stacks(StackName=self.args.stack)["Stacks"]
+        return dict(stacks[0])
+
+    def output(self, name: str, override: str | None) -> str:
+        if override:
+            return override
+        if self.args.local:
+            return LOCAL_TABLES[name]
+        for output in self._stack.get("Outputs", []):
+            if output["OutputKey"] == name:
+                return str(output["OutputValue"])
+        raise SystemExit(f"stack {self.args.stack} has no {name} output")
+
+    def parameter(self, name: str, override: str | None, local: str) -> str:
+        if override:
+            return override
+        if self.args.local:
+            return local
+        for parameter in self._stack.get("Parameters", []):
+            if parameter["ParameterKey"] == name:
+                return str(parameter["ParameterValue"])
+        raise SystemExit(f"stack {self.args.stack} has no {name} parameter")
+
+    @cached_property
+    def registry(self) -> DynamoCallRegistry:
+        return DynamoCallRegistry(self.output("CallsTableName", self.args.table), self.client("dynamodb"))
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        table = self.output("LedgerTableName", self.args.ledger_table)
+        return Ledger(table, self.client("dynamodb"), retention_seconds=14 * 86400)
 
 
 def _emit(value: Any) -> None:
-    print(json.dumps(value, indent=2))
+    print(json.dumps(value, indent=2), file=OUT.stream)
 
 
-def _describe(key: str, registry: DynamoCallRegistry) -> dict[str, Any] | None:
-    live = registry.live_calls(key)
-    if not live:
-        return None
-    return {
-        "key": key,
-        "call_sid": live[0][0],
-        "calls": [
-            {"call_sid": sid, "started_at": entry.started, "expires_at": entry.expires_at} for sid, entry in live
-        ],
-    }
+class OUT:
+    """Where results go: stdout, unless a caller (a test) hands main() its own stream."""
+
+    stream: Any = sys.stdout
 
 
-def run(args: argparse.Namespace) -> int:
-    session = _session(args)
-    endpoint = args.endpoint_url or (LOCAL_ENDPOINT if args.local else None)
-    client = session.client("dynamodb", endpoint_url=endpoint)
-    table = _table(args, session)
-    registry = DynamoCallRegistry(table, client)
+def _since(text: str) -> float:
+    """`24h`, `90m`, `7d`, or an epoch time."""
+    found = re.fullmatch(r"(\d+)([smhd])", text)
+    if found:
+        return time.time() - int(found[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[found[2]]
+    return float(text)
 
+
+# -- calls -----------------------------------------------------------------------------------------
+
+
+def calls(target: Target, args: argparse.Namespace) -> int:
+    registry = target.registry
     if args.command == "list":
         # An operator's listing: the one Scan in the project, never on an event's path.
         now = time.time()
         rows = []
+        client = target.client("dynamodb")
+        table = target.output("CallsTableName", args.table)
         for page in client.get_paginator("scan").paginate(TableName=table):
             for item in page.get("Items", []):
                 state = decode_state(item)
@@ -85,22 +135,84 @@ def run(args: argparse.Namespace) -> int:
         return 0
     key = recipient_key(args.key)
     if args.command == "get":
-        found = _describe(key, registry)
-        if found is None:
+        live = registry.live_calls(key)
+        if not live:
             print(f"no live call for {key}", file=sys.stderr)
             return 1
-        _emit(found)
+        calls_ = [{"call_sid": sid, "started_at": entry.started, "expires_at": entry.expires_at} for sid, entry in live]
+        _emit({"key": key, "call_sid": live[0][0], "calls": calls_})
         return 0
     if args.command == "set":
         if not CALL_SID.match(args.call_sid):
             raise SystemExit("CallSid must be CA followed by 32 hex digits")
         _emit(registry.register(key, args.call_sid, args.ttl).as_dict())
         return 0
-    if args.command == "rm":
-        registry.remove(key, args.call_sid)
-        print(f"removed {args.call_sid or 'every call'} of {key}", file=sys.stderr)
+    registry.remove(key, args.call_sid)
+    print(f"removed {args.call_sid or 'every call'} of {key}", file=sys.stderr)
+    return 0
+
+
+# -- events ----------------------------------------------------------------------------------------
+
+
+def events(target: Target, args: argparse.Namespace) -> int:
+    if args.command == "failed":
+        entries = target.ledger.failed_since(_since(args.since), include_replayed=args.include_replayed)
+        _emit([entry.as_dict() for entry in entries])
         return 0
-    raise SystemExit(f"unknown command {args.command}")
+    if args.all_failed:
+        entries = target.ledger.failed_since(_since(args.since))
+    elif args.event_key:
+        entry = target.ledger.get(args.event_key)
+        if entry is None:
+            raise SystemExit(f"no ledger entry for {args.event_key}")
+        entries = [entry]
+    else:
+        raise SystemExit("name an event key, or --all-failed")
+    dispatcher = _dispatcher(target, args)
+    failures = 0
+    for entry in entries:
+        result = replay(entry, target, dispatcher, args.to)
+        failures += result["status"] != "delivered"
+        _emit(result)
+    return 1 if failures else 0
+
+
+def replay(entry: LedgerEntry, target: Target, dispatcher: Any, to: str | None) -> dict[str, Any]:
+    """Redelivers with the original key as IdempotencyKey, so a replay can't double a delivery."""
+    key = recipient_key(to) if to else entry.recipient
+    call = target.registry.active_call(key)
+    if call is None:
+        return {"event_key": entry.event_key, "status": "no_active_call", "recipient": key}
+    try:
+        sent = dispatcher.send(call.call_sid, entry.content, entry.event_key, Deadline(lambda: REPLAY_SECONDS * 1000))
+    except BridgeError as error:
+        return {"event_key": entry.event_key, "status": error.code, "detail": error.detail}
+    target.ledger.mark_replayed(entry.event_key, sent.message_sid)
+    return {
+        "event_key": entry.event_key,
+        "status": "delivered",
+        "call_sid": call.call_sid,
+        "message_sid": sent.message_sid,
+    }
+
+
+def _dispatcher(target: Target, args: argparse.Namespace) -> Any:
+    from bridge.delivery import AttemptHttpClient, TwilioMessageSender
+    from bridge.dispatch import Dispatcher
+    from bridge.retry import RetryPolicy
+    from bridge.secrets import TwilioCredentials
+
+    secret_id = target.parameter("TwilioSecretArn", args.twilio_secret_id, LOCAL_TWILIO_SECRET)
+    raw = target.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+    credentials = TwilioCredentials.parse(raw)
+    delivery = DeliverySettings()
+    base_url = args.twilio_api_base_url or (LOCAL_TWILIO if args.local else None)
+    sender = TwilioMessageSender(lambda: credentials, AttemptHttpClient(timeout=delivery.timeout_seconds), base_url)
+    return Dispatcher(sender, RetryPolicy(max_attempts=delivery.max_attempts, attempt_timeout=delivery.timeout_seconds))
+
+
+# -- the command line ------------------------------------------------------------------------------
 
 
 def parser() -> argparse.ArgumentParser:
@@ -110,31 +222,49 @@ def parser() -> argparse.ArgumentParser:
     where = root.add_argument_group("where")
     where.add_argument("--region")
     where.add_argument("--profile")
-    where.add_argument("--stack", default="udm-bridge", help="CloudFormation stack to read CallsTableName from")
-    where.add_argument("--table", help="the calls table name (skips the stack lookup)")
+    where.add_argument("--stack", default="udm-bridge", help="CloudFormation stack to read tables and secrets from")
+    where.add_argument("--table", help="the calls table (skips the stack lookup)")
+    where.add_argument("--ledger-table", help="the ledger table (skips the stack lookup)")
+    where.add_argument("--twilio-secret-id", help="the Twilio secret, for replays (skips the stack lookup)")
+    where.add_argument("--twilio-api-base-url", help=argparse.SUPPRESS)
     where.add_argument("--local", action="store_true", help=f"the local stack (moto at {LOCAL_ENDPOINT})")
-    where.add_argument("--endpoint-url", help="a DynamoDB endpoint other than AWS's")
+    where.add_argument("--endpoint-url", help="an AWS endpoint other than AWS's")
     groups = root.add_subparsers(dest="group", required=True)
-    calls = groups.add_parser("calls", help="the call registry").add_subparsers(dest="command", required=True)
-    calls.add_parser("list", help="every key with a live call")
-    calls.add_parser("get", help="the live calls of a key").add_argument("key")
-    setter = calls.add_parser("set", help="register a call for a key (the newest call wins)")
+
+    call_group = groups.add_parser("calls", help="the call registry").add_subparsers(dest="command", required=True)
+    call_group.add_parser("list", help="every key with a live call")
+    call_group.add_parser("get", help="the live calls of a key").add_argument("key")
+    setter = call_group.add_parser("set", help="register a call for a key (the newest call wins)")
     setter.add_argument("key")
     setter.add_argument("call_sid", metavar="CallSid")
     setter.add_argument("--ttl", type=int, default=DEFAULT_MAX_CALL_SECONDS, help="seconds before it counts as gone")
-    remover = calls.add_parser("rm", help="end every call of a key, or only --call-sid")
+    remover = call_group.add_parser("rm", help="end every call of a key, or only --call-sid")
     remover.add_argument("key")
     remover.add_argument("--call-sid")
+
+    event_group = groups.add_parser("events", help="the failure ledger").add_subparsers(dest="command", required=True)
+    failed = event_group.add_parser("failed", help="undeliverable events")
+    failed.add_argument("--since", default="7d", help="e.g. 2h, 30m, 7d, or epoch seconds (default 7d)")
+    failed.add_argument("--include-replayed", action="store_true")
+    replayer = event_group.add_parser("replay", help="redeliver undeliverable events with their original key")
+    replayer.add_argument("event_key", nargs="?", help="the ledger's event_key (the event ID, or source:ID)")
+    replayer.add_argument("--all-failed", action="store_true", help="every unreplayed event since --since")
+    replayer.add_argument("--since", default="7d")
+    replayer.add_argument("--to", help="deliver to this key's call instead of the original recipient's")
     return root
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, out: Any = None) -> int:
     args = parser().parse_args(argv)
+    target = Target(args)
+    OUT.stream = out or sys.stdout
     try:
-        return run(args)
+        return calls(target, args) if args.group == "calls" else events(target, args)
     except BridgeError as error:
         print(f"{error.title}: {error.detail}", file=sys.stderr)
         return 1
+    finally:
+        OUT.stream = sys.stdout
 
 
 if __name__ == "__main__":

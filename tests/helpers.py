@@ -205,3 +205,20 @@ def post_callback(
         host=host,
     )
     return bridge.invoke("CallStatusFunction", event)
+
+
+def ledger_entry(stack: LocalStack, event_key: str) -> dict[str, Any] | None:
+    item = stack.client("dynamodb").get_item(TableName="LedgerTable", Key={"event_key": {"S": event_key}}).get("Item")
+    return {name: next(iter(value.values())) for name, value in item.items()} if item else None
+
+
+def wait_for(condition: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Polls until `condition()` is truthy (stream and TTL work happens in the background)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)

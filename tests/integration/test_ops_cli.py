@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
+from typing import Any
 
 import pytest
-from helpers import new_call_sid, new_id
+from helpers import Bridge, ledger_entry, new_call_sid, new_event_body, new_id, wait_for
 
 from local.stack import LocalStack
 from ops.cli import main
@@ -13,9 +15,15 @@ from ops.cli import main
 pytestmark = pytest.mark.integration
 
 
+def run_cli(*argv: str) -> tuple[int, str]:
+    """The CLI's own output, apart from what stream handlers log to stdout in the background."""
+    out = io.StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue()
+
+
 def cli(stack: LocalStack, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    code = main(["--local", "--endpoint-url", stack.aws_endpoint, "calls", *args])
-    return code, capsys.readouterr().out
+    return run_cli("--local", "--endpoint-url", stack.aws_endpoint, "calls", *args)
 
 
 def test_set_get_list_and_rm_round_trip(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
@@ -59,3 +67,84 @@ def test_rm_naming_a_call_that_is_not_registered_fails_and_changes_nothing(
 def test_set_refuses_a_malformed_call_sid(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         cli(stack, capsys, "set", "identity:x", "CA123")
+
+
+def events_cli(stack: LocalStack, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any]:
+    capsys.readouterr()  # what the handlers logged before, not the CLI's output
+    code = main(
+        [
+            "--local",
+            "--endpoint-url",
+            stack.aws_endpoint,
+            "--twilio-api-base-url",
+            stack.emulator.base_url,
+            "events",
+            *args,
+        ]
+    )
+    out = capsys.readouterr().out
+    return code, [json.loads(chunk) for chunk in _json_chunks(out)]
+
+
+def _json_chunks(text: str) -> list[str]:
+    decoder, chunks, index = json.JSONDecoder(), [], 0
+    while index < len(text):
+        if text[index].isspace():
+            index += 1
+            continue
+        value, end = decoder.raw_decode(text, index)
+        chunks.append(json.dumps(value))
+        index = end
+    return chunks
+
+
+def expired_event(bridge: Bridge) -> str:
+    """An event parked for a recipient whose call never came: the ledger records it as expired."""
+    event_id = new_id()
+    assert bridge.post_event(new_event_body(f"identity:{new_id()}", hold_seconds=1), event_id=event_id).status == 202
+    assert wait_for(lambda: ledger_entry(bridge.stack, event_id), timeout=15)
+    return event_id
+
+
+def test_events_failed_lists_the_ledger(bridge: Bridge, capsys: pytest.CaptureFixture[str]) -> None:
+    event_id = expired_event(bridge)
+    code, [entries] = events_cli(bridge.stack, capsys, "failed", "--since", "10m")
+    assert code == 0
+    [entry] = [e for e in entries if e["event_key"] == event_id]
+    assert entry["reason"] == "expired"
+    assert json.loads(entry["content"])["id"] == event_id
+
+
+def test_replay_delivers_with_the_original_key_and_marks_the_entry(
+    bridge: Bridge, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an expired event and a live call for another key
+    event_id = expired_event(bridge)
+    key, call_sid = bridge.live_call()
+
+    # When the operator replays it to that key
+    code, [result] = events_cli(bridge.stack, capsys, "replay", event_id, "--to", key)
+
+    # Then it reaches that call with the original event ID as IdempotencyKey, once
+    assert code == 0
+    assert result["status"] == "delivered"
+    [message] = bridge.messages_for(event_id)
+    assert message["call_sid"] == call_sid
+    _, [still_failed] = events_cli(bridge.stack, capsys, "failed", "--since", "10m")
+    assert event_id not in {e["event_key"] for e in still_failed}
+
+    # And replaying again doesn't double it
+    events_cli(bridge.stack, capsys, "replay", event_id, "--to", key)
+    assert len(bridge.messages_for(event_id)) == 1
+
+
+def test_replay_all_failed_to_a_recipient_without_a_call_reports_it(
+    bridge: Bridge, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expired_event(bridge)
+    code, results = events_cli(
+        bridge.stack, capsys, "replay", "--all-failed", "--since", "10m", "--to", "identity:nobody"
+    )
+    assert code == 1
+    assert results
+    assert {result["status"] for result in results} == {"no_active_call"}

@@ -12,6 +12,8 @@ BASE = {
     "IDEMPOTENCY_TABLE": "idem",
     "TWILIO_SECRET_ID": "arn:twilio",
     "WEBHOOK_SECRET_ID": "arn:webhook",
+    "PARKED_TABLE": "parked",
+    "LEDGER_TABLE": "ledger",
 }
 
 

@@ -95,3 +95,18 @@ def test_tables_have_ttl_and_on_demand_billing() -> None:
     assert tables["CallsTable"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert tables["IdempotencyTable"]["TimeToLiveSpecification"]["AttributeName"] == "expiration"
     assert all(table["BillingMode"] == "PAY_PER_REQUEST" for table in tables.values())
+
+
+def test_flush_function_reads_only_what_flushing_needs() -> None:
+    granted = json.dumps(statements("FlushFunction"))
+    assert "WebhookSecretArn" not in granted
+    assert "IdempotencyTable" not in granted
+    streams = {source.table for source in TEMPLATE.functions()["FlushFunction"].streams}
+    assert streams == {"CallsTable", "ParkedTable"}
+
+
+def test_parked_expiries_reach_the_flush_function_only_from_ttl_deletions() -> None:
+    [parked] = [s for s in TEMPLATE.functions()["FlushFunction"].streams if s.table == "ParkedTable"]
+    assert parked.patterns == (
+        {"eventName": ["REMOVE"], "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]}},
+    )

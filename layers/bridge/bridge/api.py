@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from bridge.call_status import CallbackRequest, CallStatusService
 from bridge.envelope import DEFAULT_SOURCE
 from bridge.errors import BridgeError, RouteNotFound
-from bridge.ingest import InboundRequest, IngestService
+from bridge.ingest import PARKED, InboundRequest, IngestService
 from bridge.observability import logger, record_outcome
 from bridge.sources import load_profiles
 
@@ -45,18 +45,21 @@ def ingest_app(service: Callable[[], IngestService] | None = None) -> APIGateway
 
     def receive(source: str) -> Response[str]:
         request = InboundRequest(body=_raw_body(app), headers=_headers(app))
-        delivered = build().handle(request, app.lambda_context, source)
+        accepted = build().handle(request, app.lambda_context, source)
+        body = accepted.body
+        parked = accepted.status == PARKED
         record_outcome(
-            "delivered",
-            "udm delivered",
-            source=delivered.source,
-            event_id=delivered.event_id,
-            call_sid=delivered.call_sid,
-            message_sid=delivered.message_sid,
-            replayed=delivered.replayed,
+            "parked_event" if parked else "delivered",
+            "event parked" if parked else "udm delivered",
+            source=accepted.source,
+            event_id=body["event_id"],
+            call_sid=body.get("call_sid"),
+            message_sid=body.get("message_sid"),
+            replayed=accepted.replayed,
         )
-        headers = {"Idempotent-Replayed": "true"} if delivered.replayed else {}
-        return _json(200, delivered.body(), headers)
+        headers = {"Idempotent-Replayed": "true"} if accepted.replayed else {}
+        # 202: accepted, and delivered once the recipient's call registers (or recorded as expired).
+        return _json(202 if parked else 200, body, headers)
 
     @app.post("/events")
     def post_event() -> Response[str]:

@@ -13,6 +13,8 @@ DEFAULT_MAX_CONTENT_BYTES = 10_240
 # A Svix/Standard Webhooks sender retries for about 28 hours; remember events for longer than that.
 DEFAULT_IDEMPOTENCY_TTL_SECONDS = 48 * 3600
 DEFAULT_MAX_CALL_SECONDS = 4 * 3600
+DEFAULT_MAX_HOLD_SECONDS = 300
+DEFAULT_LEDGER_RETENTION_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,67 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class ParkingSettings:
+    """Where parked events wait, and where undeliverable ones are recorded."""
+
+    parked_table: str
+    ledger_table: str
+    max_hold_seconds: int = DEFAULT_MAX_HOLD_SECONDS
+    default_hold_seconds: int = 0
+    ledger_retention_seconds: int = DEFAULT_LEDGER_RETENTION_DAYS * 86400
+
+    @classmethod
+    def read(cls, reader: _Reader) -> ParkingSettings:
+        return cls(
+            parked_table=reader.required("PARKED_TABLE"),
+            ledger_table=reader.required("LEDGER_TABLE"),
+            max_hold_seconds=reader.integer("MAX_HOLD_SECONDS", DEFAULT_MAX_HOLD_SECONDS, minimum=0),
+            default_hold_seconds=reader.integer("DEFAULT_HOLD_SECONDS", 0, minimum=0),
+            ledger_retention_seconds=86400
+            * reader.integer("LEDGER_RETENTION_DAYS", DEFAULT_LEDGER_RETENTION_DAYS, minimum=1),
+        )
+
+
+def read_delivery(reader: _Reader) -> DeliverySettings:
+    return DeliverySettings(
+        timeout_seconds=reader.number("TWILIO_TIMEOUT_SECONDS", 4.0, minimum=0.1),
+        max_attempts=reader.integer("TWILIO_MAX_ATTEMPTS", 3, minimum=1),
+    )
+
+
+@dataclass(frozen=True)
+class FlushSettings:
+    calls_table: str
+    twilio_secret_id: str
+    parking: ParkingSettings
+    twilio_api_base_url: str | None = None
+    max_call_seconds: int = DEFAULT_MAX_CALL_SECONDS
+    secrets_max_age_seconds: int = 300
+    delivery: DeliverySettings = DeliverySettings()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> FlushSettings:
+        reader = _Reader(os.environ if env is None else env)
+        settings = cls(
+            calls_table=reader.required("CALLS_TABLE"),
+            twilio_secret_id=reader.required("TWILIO_SECRET_ID"),
+            parking=ParkingSettings.read(reader),
+            twilio_api_base_url=reader.url("TWILIO_API_BASE_URL"),
+            max_call_seconds=reader.integer("MAX_CALL_SECONDS", DEFAULT_MAX_CALL_SECONDS, minimum=60),
+            secrets_max_age_seconds=reader.integer("SECRETS_MAX_AGE_SECONDS", 300, minimum=0),
+            delivery=read_delivery(reader),
+        )
+        reader.raise_if_invalid()
+        return settings
+
+
+@dataclass(frozen=True)
 class IngestSettings:
     calls_table: str
     idempotency_table: str
     twilio_secret_id: str
     webhook_secret_id: str
+    parking: ParkingSettings
     max_content_bytes: int = DEFAULT_MAX_CONTENT_BYTES
     idempotency_ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS
     secrets_max_age_seconds: int = 300
@@ -48,6 +106,7 @@ class IngestSettings:
             idempotency_table=reader.required("IDEMPOTENCY_TABLE"),
             twilio_secret_id=reader.required("TWILIO_SECRET_ID"),
             webhook_secret_id=reader.required("WEBHOOK_SECRET_ID"),
+            parking=ParkingSettings.read(reader),
             max_content_bytes=reader.integer("MAX_CONTENT_BYTES", DEFAULT_MAX_CONTENT_BYTES, minimum=2),
             idempotency_ttl_seconds=reader.integer(
                 "IDEMPOTENCY_TTL_SECONDS", DEFAULT_IDEMPOTENCY_TTL_SECONDS, minimum=60
@@ -55,10 +114,7 @@ class IngestSettings:
             secrets_max_age_seconds=reader.integer("SECRETS_MAX_AGE_SECONDS", 300, minimum=0),
             twilio_api_base_url=reader.url("TWILIO_API_BASE_URL"),
             max_call_seconds=reader.integer("MAX_CALL_SECONDS", DEFAULT_MAX_CALL_SECONDS, minimum=60),
-            delivery=DeliverySettings(
-                timeout_seconds=reader.number("TWILIO_TIMEOUT_SECONDS", 4.0, minimum=0.1),
-                max_attempts=reader.integer("TWILIO_MAX_ATTEMPTS", 3, minimum=1),
-            ),
+            delivery=read_delivery(reader),
         )
         reader.raise_if_invalid()
         return settings

@@ -30,6 +30,7 @@ class Event:
     data: Any
     body: Any
     source: str = DEFAULT_SOURCE
+    hold_seconds: int | None = None  # how long the sender lets it wait for the call; never in Content
 
     @property
     def key(self) -> str:
@@ -74,6 +75,7 @@ def parse_event(event_id: str, document: Any) -> Event:
         to=document["to"],
         data=document["data"],
         body=document,
+        hold_seconds=document.get("hold_seconds"),
     )
 
 

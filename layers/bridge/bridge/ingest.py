@@ -1,28 +1,31 @@
-"""The ingest use case: verify -> parse -> validate -> build content -> claim -> resolve -> deliver.
+"""The ingest use case: verify -> parse -> validate -> build content -> claim -> resolve -> deliver or park.
 
 It knows nothing about boto3, twilio or API Gateway: those sit behind the ports it is given.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bridge.envelope import DEFAULT_SOURCE, Event, checked_content, parse_event, parse_json
-from bridge.errors import CallNotActive, NoActiveCall, TwilioUnavailable, UnknownSource, UnsupportedMediaType
-from bridge.observability import logger, record_latency
-from bridge.retry import BudgetExhausted, Deadline, RetryPolicy, Transient, run_with_retries
+from bridge.errors import BridgeError, CallNotActive, NoActiveCall, UnknownSource, UnsupportedMediaType
+from bridge.observability import count, logger
+from bridge.retry import Deadline
 from bridge.signatures import Verifier, verifier_for
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from bridge.delivery import MessageSender
+    from bridge.dispatch import Dispatcher
     from bridge.idempotency import IdempotencyGate
+    from bridge.parking import Flusher, ParkedStore
     from bridge.registry import CallRegistry
     from bridge.sources import Profile
+
+DELIVERED = "delivered"
+PARKED = "parked"
 
 
 @dataclass(frozen=True)
@@ -32,23 +35,34 @@ class InboundRequest:
 
 
 @dataclass(frozen=True)
-class Delivered:
-    event_id: str
-    call_sid: str
-    message_sid: str
+class Accepted:
+    """What the sender hears on success: delivered (200) or parked until the call registers (202)."""
+
+    body: dict[str, Any]
     source: str = DEFAULT_SOURCE
     replayed: bool = False
 
-    def body(self) -> dict[str, str]:
-        body = {
-            "status": "delivered",
-            "event_id": self.event_id,
-            "call_sid": self.call_sid,
-            "message_sid": self.message_sid,
-        }
-        if self.source != DEFAULT_SOURCE:
-            body["source"] = self.source
-        return body
+    @property
+    def status(self) -> str:
+        return str(self.body["status"])
+
+
+@dataclass(frozen=True)
+class Parking:
+    """How long an event may wait for its recipient's call."""
+
+    store: ParkedStore
+    flusher: Flusher
+    max_hold_seconds: int
+    default_hold_seconds: int = 0
+
+    def hold_for(self, event: Event, profile: Profile | None) -> int:
+        requested = event.hold_seconds
+        if requested is None and profile is not None:
+            requested = profile.hold_seconds
+        if requested is None:
+            requested = self.default_hold_seconds
+        return max(0, min(requested, self.max_hold_seconds))
 
 
 class IngestService:
@@ -58,23 +72,23 @@ class IngestService:
         webhook_secrets: Callable[[], Mapping[str, Sequence[str]]],
         profiles: Mapping[str, Profile],
         registry: CallRegistry,
-        sender: MessageSender,
+        dispatcher: Dispatcher,
         idempotency: IdempotencyGate,
-        retry_policy: RetryPolicy,
         max_content_bytes: int,
+        parking: Parking | None = None,
         reserve_seconds: float = 1.0,
     ) -> None:
         self._webhook_secrets = webhook_secrets
         self._profiles = profiles
         self._registry = registry
-        self._sender = sender
+        self._dispatcher = dispatcher
         self._idempotency = idempotency
-        self._retry_policy = retry_policy
         self._max_content_bytes = max_content_bytes
+        self._parking = parking
         self._reserve = reserve_seconds
         self._verifiers: dict[str, tuple[tuple[str, ...], Verifier]] = {}
 
-    def handle(self, request: InboundRequest, context: LambdaContext, source: str = DEFAULT_SOURCE) -> Delivered:
+    def handle(self, request: InboundRequest, context: LambdaContext, source: str = DEFAULT_SOURCE) -> Accepted:
         profile = None
         if source != DEFAULT_SOURCE:
             profile = self._profiles.get(source)
@@ -95,46 +109,54 @@ class IngestService:
             logger.set_correlation_id(event.key)
         content = checked_content(event, self._max_content_bytes)
         deadline = Deadline(context.get_remaining_time_in_millis, reserve=self._reserve)
+        hold = self._parking.hold_for(event, profile) if self._parking else 0
 
         result, replayed = self._idempotency.run(
-            event.key, event.body, lambda: self._deliver(event, content, deadline), context
+            event.key, event.body, lambda: self._deliver(event, content, deadline, hold), context
         )
-        return Delivered(
-            event_id=result["event_id"],
-            call_sid=result["call_sid"],
-            message_sid=result["message_sid"],
-            source=event.source,
-            replayed=replayed,
-        )
+        return Accepted(body=result, source=event.source, replayed=replayed)
 
-    def _deliver(self, event: Event, content: str, deadline: Deadline) -> dict[str, Any]:
+    def _deliver(self, event: Event, content: str, deadline: Deadline, hold: int) -> dict[str, Any]:
         call = self._registry.active_call(event.to)
         if call is None:
-            raise NoActiveCall(f"{event.to} has no active call.", recipient=event.to)
-        started = time.perf_counter()
+            return self._park_or_refuse(event, content, deadline, hold)
         try:
-            sent = run_with_retries(
-                lambda timeout: self._sender.send(call.call_sid, content, event.key, timeout),
-                self._retry_policy,
-                deadline,
-                on_retry=_log_retry,
-            )
-        except BudgetExhausted as exhausted:
-            raise TwilioUnavailable(
-                f"Twilio did not accept the message after {exhausted.attempts} attempt(s): {exhausted}.",
-                retry_after=exhausted.retry_after_seconds,
-            ) from None
+            sent = self._dispatcher.send(call.call_sid, content, event.key, deadline)
         except CallNotActive as gone:
             removed = self._registry.forget_stale(event.to, gone.call_sid)
+            count("stale_mappings_removed", int(removed))
             logger.info(
                 "stale mapping removed" if removed else "stale mapping already replaced",
                 recipient=event.to,
                 call_sid=gone.call_sid,
                 twilio_code=gone.twilio_code,
             )
-            raise NoActiveCall(f"{event.to} has no active call.", recipient=event.to) from None
-        record_latency("delivery_latency", (time.perf_counter() - started) * 1000)
-        return Delivered(event_id=event.id, call_sid=sent.call_sid, message_sid=sent.message_sid).body()
+            return self._park_or_refuse(event, content, deadline, hold)
+        return _delivered(event, sent.call_sid, sent.message_sid)
+
+    def _park_or_refuse(self, event: Event, content: str, deadline: Deadline, hold: int) -> dict[str, Any]:
+        if self._parking is None or hold <= 0:
+            raise NoActiveCall(f"{event.to} has no active call.", recipient=event.to)
+        parked = self._parking.store.park(event, content, hold)
+        count("parked")
+        logger.info("event parked", recipient=event.to, hold_seconds=hold, expires_at=parked.expires_at)
+        # The call may have registered while this event parked, and its flush may have missed it.
+        if self._registry.active_call(event.to) is not None:
+            try:
+                flushed = self._parking.flusher.flush(event.to, deadline)
+            except BridgeError as error:
+                # Accepted all the same: the event is parked and the next flush takes it.
+                logger.warning("inline flush stopped", recipient=event.to, reason=error.code)
+            else:
+                if event.key in flushed.delivered:
+                    call_sid, message_sid = flushed.delivered[event.key]
+                    return _delivered(event, call_sid, message_sid)
+        return {
+            "status": PARKED,
+            "event_id": event.id,
+            "recipient": event.to,
+            "expires_at": parked.expires_at,
+        }
 
     def _verifier(self, source: str, profile: Profile | None, secrets: tuple[str, ...]) -> Verifier:
         # Rebuilt only when the source's secrets change (rotation).
@@ -145,6 +167,13 @@ class IngestService:
         return cached[1]
 
 
+def _delivered(event: Event, call_sid: str, message_sid: str) -> dict[str, Any]:
+    body = {"status": DELIVERED, "event_id": event.id, "call_sid": call_sid, "message_sid": message_sid}
+    if event.source != DEFAULT_SOURCE:
+        body["source"] = event.source
+    return body
+
+
 def _require_json(content_type: str, profile: Profile | None) -> None:
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type != "application/json":
@@ -152,7 +181,3 @@ def _require_json(content_type: str, profile: Profile | None) -> None:
         if profile is not None and profile.scheme == "github":
             hint = " In the GitHub webhook settings, choose Content type application/json."
         raise UnsupportedMediaType(f"Content-Type must be application/json, got {media_type or 'none'}.{hint}")
-
-
-def _log_retry(attempt: int, failure: Transient, pause: float) -> None:
-    logger.warning("twilio attempt failed; retrying", attempt=attempt, reason=failure.reason, pause_s=round(pause, 3))

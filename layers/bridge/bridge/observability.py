@@ -28,3 +28,13 @@ def record_outcome(outcome: str, message: str, *, level: str = "info", **fields:
 
 def record_latency(name: str, milliseconds: float) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=round(milliseconds, 3))
+
+
+def record_retry() -> None:
+    metrics.add_metric(name="retries", unit=MetricUnit.Count, value=1)
+
+
+def count(name: str, value: int = 1) -> None:
+    """A counter that is not an invocation's outcome (parked events flushed, stale mappings removed)."""
+    if value:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

@@ -21,22 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from bridge.errors import BridgeError, CallMismatch, CallNotFound, ConfigurationError, StoreUnavailable
+from bridge.dynamo import CONDITION_FAILED, store_errors
+from bridge.errors import CallMismatch, CallNotFound, StoreUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
-_TRANSIENT_CODES = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "TransactionConflictException",
-}
-_PERMANENT_CODES = {"ResourceNotFoundException", "AccessDeniedException", "UnrecognizedClientException"}
 # Optimistic writes retried this often before contention counts as unavailability.
 _MAX_WRITE_ATTEMPTS = 8
 
@@ -229,7 +221,7 @@ class DynamoCallRegistry:
         }
         if projection:
             request["ProjectionExpression"] = projection
-        with _store_errors():
+        with store_errors("call registry"):
             item = self._client.get_item(**request).get("Item")
         return decode_state(item) if item else None
 
@@ -253,7 +245,7 @@ class DynamoCallRegistry:
             else:
                 request["ConditionExpression"] = "attribute_not_exists(recipient) OR attribute_not_exists(version)"
             try:
-                with _store_errors(passthrough="ConditionalCheckFailedException"):
+                with store_errors("call registry", passthrough=CONDITION_FAILED):
                     self._client.put_item(**request)
             except ClientError:
                 # Another writer got there first: read again and re-apply the change to its result.
@@ -298,28 +290,3 @@ def _encode(key: str, state: CallState, expires_at: int) -> dict[str, Any]:
         "version": {"N": str(state.version)},
         "expires_at": {"N": str(expires_at)},
     }
-
-
-class _store_errors:  # noqa: N801 - used as a lowercase context manager, like contextlib's
-    """Turns SDK failures into domain errors; `passthrough` codes are re-raised for the caller."""
-
-    def __init__(self, passthrough: str | None = None) -> None:
-        self._passthrough = passthrough
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
-        if error is None:
-            return
-        if isinstance(error, ClientError):
-            code = error.response.get("Error", {}).get("Code", "")
-            if code == self._passthrough:
-                return
-            if code in _TRANSIENT_CODES:
-                raise StoreUnavailable("DynamoDB is unavailable.", retry_after=1) from error
-            if code in _PERMANENT_CODES:
-                raise ConfigurationError(f"DynamoDB refused the request ({code})") from error
-            raise BridgeError(f"DynamoDB failed ({code})") from error
-        if isinstance(error, BotoCoreError):
-            raise StoreUnavailable("DynamoDB is unreachable.", retry_after=1) from error

@@ -5,7 +5,8 @@ Tests and the local stack get fresh services by calling `reset()`; nothing patch
 
 from __future__ import annotations
 
-from functools import cache
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import boto3
@@ -13,17 +14,56 @@ from botocore.config import Config
 
 from bridge.call_status import CallStatusService
 from bridge.calls import CallsService
-from bridge.config import CallsSettings, CallStatusSettings, IngestSettings
+from bridge.config import (
+    CallsSettings,
+    CallStatusSettings,
+    DeliverySettings,
+    FlushSettings,
+    IngestSettings,
+    ParkingSettings,
+)
 from bridge.delivery import AttemptHttpClient, TwilioMessageSender
+from bridge.dispatch import Dispatcher
 from bridge.idempotency import IdempotencyGate
-from bridge.ingest import IngestService
+from bridge.ingest import IngestService, Parking
+from bridge.ledger import Ledger
+from bridge.parking import Flusher, ParkedStore
 from bridge.registry import DynamoCallRegistry
 from bridge.retry import RetryPolicy
 from bridge.secrets import SecretStore
 from bridge.sources import load_profiles
+from bridge.streams import StreamService
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+
+
+class _Once[T]:
+    """Builds a value on first use, once per container. Building holds the lock, so a `reset()`
+    (tests, the local stack) can never be overtaken by a build that read the old environment."""
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._value: T | None = None
+        self._lock = threading.RLock()
+
+    def __call__(self) -> T:
+        value = self._value
+        if value is not None:
+            return value
+        with self._lock:
+            if self._value is None:
+                self._value = self._build()
+            return self._value
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._value = None
+
+
+def cache[T](build: Callable[[], T]) -> _Once[T]:
+    return _Once(build)
+
 
 # Short timeouts and few retries: a sender is waiting, and the retry budget lives in the use case.
 AWS_CONFIG = Config(
@@ -39,30 +79,69 @@ def dynamodb() -> DynamoDBClient:
     return boto3.client("dynamodb", config=AWS_CONFIG)
 
 
+def _dispatcher(
+    secrets: SecretStore, twilio_secret_id: str, base_url: str | None, delivery: DeliverySettings
+) -> Dispatcher:
+    sender = TwilioMessageSender(
+        credentials=lambda: secrets.twilio_credentials(twilio_secret_id),
+        http_client=AttemptHttpClient(timeout=delivery.timeout_seconds),
+        base_url=base_url,
+    )
+    policy = RetryPolicy(
+        max_attempts=delivery.max_attempts,
+        attempt_timeout=delivery.timeout_seconds,
+        base_delay=delivery.backoff_base_seconds,
+        max_delay=delivery.backoff_cap_seconds,
+    )
+    return Dispatcher(sender, policy)
+
+
+def _flusher(parking: ParkingSettings, registry: DynamoCallRegistry, dispatcher: Dispatcher) -> Flusher:
+    return Flusher(
+        ParkedStore(parking.parked_table, dynamodb()),
+        registry,
+        dispatcher,
+        Ledger(parking.ledger_table, dynamodb(), parking.ledger_retention_seconds),
+    )
+
+
 @cache
 def ingest_service() -> IngestService:
     settings = IngestSettings.from_env()
     secrets = SecretStore(settings.secrets_max_age_seconds, boto_config=AWS_CONFIG)
-    delivery = settings.delivery
-    sender = TwilioMessageSender(
-        credentials=lambda: secrets.twilio_credentials(settings.twilio_secret_id),
-        http_client=AttemptHttpClient(timeout=delivery.timeout_seconds),
-        base_url=settings.twilio_api_base_url,
-    )
+    dispatcher = _dispatcher(secrets, settings.twilio_secret_id, settings.twilio_api_base_url, settings.delivery)
+    registry = DynamoCallRegistry(settings.calls_table, dynamodb(), tombstone_seconds=settings.max_call_seconds)
+    parking = settings.parking
     return IngestService(
         webhook_secrets=lambda: secrets.webhook_secrets(settings.webhook_secret_id),
         profiles=load_profiles(),
-        registry=DynamoCallRegistry(settings.calls_table, dynamodb(), tombstone_seconds=settings.max_call_seconds),
-        sender=sender,
+        registry=registry,
+        dispatcher=dispatcher,
         idempotency=IdempotencyGate(settings.idempotency_table, dynamodb(), settings.idempotency_ttl_seconds),
-        retry_policy=RetryPolicy(
-            max_attempts=delivery.max_attempts,
-            attempt_timeout=delivery.timeout_seconds,
-            base_delay=delivery.backoff_base_seconds,
-            max_delay=delivery.backoff_cap_seconds,
-        ),
         max_content_bytes=settings.max_content_bytes,
-        reserve_seconds=delivery.reserve_seconds,
+        parking=Parking(
+            store=ParkedStore(parking.parked_table, dynamodb()),
+            flusher=_flusher(parking, registry, dispatcher),
+            max_hold_seconds=parking.max_hold_seconds,
+            default_hold_seconds=parking.default_hold_seconds,
+        ),
+        reserve_seconds=settings.delivery.reserve_seconds,
+    )
+
+
+@cache
+def flush_service() -> StreamService:
+    settings = FlushSettings.from_env()
+    secrets = SecretStore(settings.secrets_max_age_seconds, boto_config=AWS_CONFIG)
+    dispatcher = _dispatcher(secrets, settings.twilio_secret_id, settings.twilio_api_base_url, settings.delivery)
+    registry = DynamoCallRegistry(settings.calls_table, dynamodb(), tombstone_seconds=settings.max_call_seconds)
+    parking = settings.parking
+    return StreamService(
+        calls_table=settings.calls_table,
+        parked_table=parking.parked_table,
+        flusher=_flusher(parking, registry, dispatcher),
+        ledger=Ledger(parking.ledger_table, dynamodb(), parking.ledger_retention_seconds),
+        reserve_seconds=settings.delivery.reserve_seconds,
     )
 
 
@@ -87,5 +166,5 @@ def call_status_service() -> CallStatusService:
 
 def reset() -> None:
     """Forget every built service and client, as a new container would."""
-    for factory in (dynamodb, ingest_service, calls_service, call_status_service):
+    for factory in (dynamodb, ingest_service, calls_service, call_status_service, flush_service):
         factory.cache_clear()

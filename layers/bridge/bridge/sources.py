@@ -52,6 +52,7 @@ class Profile:
     tolerance_seconds: int = 300
     hmac: HmacSettings | None = None
     schema: str | None = None
+    hold_seconds: int | None = None  # default parking hold for this source's events
 
     def extract(self, headers: Mapping[str, str], body: Any) -> Event:
         """The event this delivery carries; 422 when the profile finds no ID, type or recipient."""
@@ -137,6 +138,7 @@ def parse_profiles(document: Any) -> dict[str, Profile]:
             tolerance_seconds=int(raw.get("tolerance_seconds", 300)),
             hmac=HmacSettings(**raw["hmac"]) if "hmac" in raw else None,
             schema=f"sources/{schema}" if schema else None,
+            hold_seconds=raw.get("hold_seconds"),
         )
     return profiles
 

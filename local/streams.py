@@ -1,0 +1,219 @@
+"""What AWS does between DynamoDB and Lambda, locally: the TTL process and stream event source mappings.
+
+* TTL: DynamoDB deletes expired items in the background and marks those deletions in the stream
+  with userIdentity {type: Service, principalId: dynamodb.amazonaws.com}. The sweeper deletes
+  expired items from moto's tables and the poller adds that mark to their REMOVE records.
+* Event source mapping: the template's DynamoDB events (stream, filter criteria, batch size,
+  retries, ReportBatchItemFailures) poll moto's streams and invoke the real handler in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from local.template import Function, StreamSource
+
+log = logging.getLogger("local.streams")
+TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+
+
+def matches(pattern: Any, value: Any) -> bool:
+    """Lambda's event filtering, for the forms the template uses: nested objects and lists of values."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(matches(p, value.get(k)) for k, p in pattern.items())
+    if isinstance(pattern, list):
+        return value in pattern
+    return bool(pattern == value)
+
+
+class TtlSweeper:
+    """Deletes expired items like DynamoDB's TTL process (only faster), remembering which it deleted."""
+
+    def __init__(self, client: Any, tables: dict[str, str], interval: float = 1.0) -> None:
+        self._client = client
+        self._tables = tables  # table name -> TTL attribute
+        self._interval = interval
+        self._deleted: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ttl-sweeper", daemon=True)
+
+    def start(self) -> TtlSweeper:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def deleted_by_ttl(self, table: str, keys: dict[str, Any]) -> bool:
+        with self._lock:
+            return (table, _key_text(keys)) in self._deleted
+
+    def sweep(self) -> int:
+        now = int(time.time())
+        removed = 0
+        for table, attribute in self._tables.items():
+            description = self._client.describe_table(TableName=table)["Table"]
+            key_names = [key["AttributeName"] for key in description["KeySchema"]]
+            # A local stand-in for a background process: the only Scan, and never in Lambda code.
+            for page in self._client.get_paginator("scan").paginate(TableName=table):
+                for item in page.get("Items", []):
+                    expiry = item.get(attribute, {}).get("N")
+                    if expiry is None or int(float(expiry)) > now:
+                        continue
+                    keys = {name: item[name] for name in key_names}
+                    with self._lock:
+                        self._deleted.add((table, _key_text(keys)))
+                    try:
+                        self._client.delete_item(
+                            TableName=table,
+                            Key=keys,
+                            ConditionExpression=f"{attribute} <= :now",
+                            ExpressionAttributeValues={":now": {"N": str(now)}},
+                        )
+                        removed += 1
+                    except self._client.exceptions.ConditionalCheckFailedException:
+                        with self._lock:
+                            self._deleted.discard((table, _key_text(keys)))
+        return removed
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.sweep()
+            except Exception:
+                log.exception("ttl sweep failed")
+
+
+def _key_text(keys: dict[str, Any]) -> str:
+    return repr(sorted((name, tuple(sorted(value.items()))) for name, value in keys.items()))
+
+
+class StreamPoller:
+    """One event source mapping: a table's stream, filtered and batched, into one function."""
+
+    def __init__(
+        self,
+        function: Function,
+        source: StreamSource,
+        *,
+        table: str,
+        streams_client: Any,
+        dynamodb_client: Any,
+        invoke: Callable[[Function, dict[str, Any]], dict[str, Any]],
+        sweeper: TtlSweeper | None,
+        interval: float = 0.1,
+    ) -> None:
+        self._function = function
+        self._source = source
+        self._table = table
+        self._streams = streams_client
+        self._invoke = invoke
+        self._sweeper = sweeper
+        self._interval = interval
+        self._arn = dynamodb_client.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._paused = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"stream-{source.name}", daemon=True)
+        self.invocations = 0
+        self.failures = 0
+
+    def start(self) -> StreamPoller:
+        shards = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"]
+        self._iterators = [
+            self._streams.get_shard_iterator(
+                StreamArn=self._arn, ShardId=shard["ShardId"], ShardIteratorType=self._source.starting_position
+            )["ShardIterator"]
+            for shard in shards
+        ]
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def pause(self) -> None:
+        """Stops delivering (records keep accumulating in the stream), like disabling the mapping."""
+        self._paused.set()
+
+    def resume(self) -> None:
+        self._paused.clear()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Until a poll found nothing new: everything written before the call has been handled."""
+        self._idle.clear()
+        return self._idle.wait(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self._paused.is_set():
+                self._idle.set()
+                self._stop.wait(self._interval)
+                continue
+            found = False
+            for index, iterator in enumerate(self._iterators):
+                try:
+                    page = self._streams.get_records(ShardIterator=iterator, Limit=1000)
+                except Exception:
+                    log.exception("get_records failed")
+                    continue
+                self._iterators[index] = page.get("NextShardIterator", iterator)
+                records = [self._shape(record) for record in page.get("Records", [])]
+                records = [record for record in records if self._wanted(record)]
+                if records:
+                    found = True
+                    self._deliver(records)
+            if not found:
+                self._idle.set()
+                self._stop.wait(self._interval)
+
+    def _shape(self, record: dict[str, Any]) -> dict[str, Any]:
+        shaped = dict(record)
+        shaped["eventSourceARN"] = self._arn
+        stream = dict(shaped.get("dynamodb", {}))
+        created = stream.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            stream["ApproximateCreationDateTime"] = int(created.timestamp())
+        shaped["dynamodb"] = stream
+        if (
+            record.get("eventName") == "REMOVE"
+            and self._sweeper is not None
+            and self._sweeper.deleted_by_ttl(self._table, stream.get("Keys", {}))
+        ):
+            shaped["userIdentity"] = dict(TTL_IDENTITY)
+        return shaped
+
+    def _wanted(self, record: dict[str, Any]) -> bool:
+        return not self._source.patterns or any(matches(pattern, record) for pattern in self._source.patterns)
+
+    def _deliver(self, records: list[dict[str, Any]]) -> None:
+        for start in range(0, len(records), self._source.batch_size):
+            batch = records[start : start + self._source.batch_size]
+            attempts = 0
+            while batch and not self._stop.is_set():
+                self.invocations += 1
+                try:
+                    response = self._invoke(self._function, {"Records": batch})
+                    failed = [item["itemIdentifier"] for item in (response or {}).get("batchItemFailures", [])]
+                except Exception:
+                    log.exception("stream handler raised")
+                    failed = [batch[0]["dynamodb"]["SequenceNumber"]]
+                if not failed:
+                    break
+                self.failures += 1
+                attempts += 1
+                if 0 <= self._source.max_retries < attempts:
+                    log.warning("stream records dropped after %d retries", attempts - 1)
+                    break
+                # Lambda resumes from the lowest failed sequence number, keeping the order behind it.
+                lowest = min(int(number) for number in failed)
+                batch = [record for record in batch if int(record["dynamodb"]["SequenceNumber"]) >= lowest]
+                self._stop.wait(min(2.0, 0.1 * 2**attempts))
