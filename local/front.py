@@ -25,6 +25,7 @@ class HttpFront:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # answers go out in two writes: no delayed-ACK stall
 
             def do_GET(self) -> None:
                 front._serve(self)

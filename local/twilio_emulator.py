@@ -1028,6 +1028,8 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     # HTTP/1.1 so the twilio client's pooled requests.Session can keep connections alive.
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without this each answer waits on a delayed ACK.
+    disable_nagle_algorithm = True
     server_version = "TwilioEmulator/1.0"
     sys_version = ""
     timeout = _IDLE_TIMEOUT_SECONDS

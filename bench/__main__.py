@@ -1,0 +1,584 @@
+"""`python -m bench [--quick] [--rounds N] [--events N] [--compile]`: measure, print, save JSON.
+
+Exit status 0 when the run is valid (whatever the targets say), 2 when it is not (an event failed,
+the child imported from outside its artefacts, or bytecode was written), 1 on a harness error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import math
+import os
+import platform
+import queue
+import re
+import shlex
+import shutil
+import socketserver
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from bench import build as builder
+from bench import child, report
+
+ROOT = Path(__file__).resolve().parent.parent
+CHILD = Path(child.__file__).resolve()
+RESULTS = ROOT / "bench" / "results"
+FUNCTION = "IngestFunction"
+COLD_TIMEOUT_S = 180.0
+READY_TIMEOUT_S = 180.0
+# Bounds a whole run: past this no new round or block starts.
+RUN_BUDGET_S = 20 * 60
+
+for _name, _value in {
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "x",
+    "AWS_SECRET_ACCESS_KEY": "x",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Subject:
+    name: str
+    code_paths: tuple[Path, ...]
+    handler: str
+    function_name: str
+    expect_status: int
+    extra_env: tuple[tuple[str, str], ...] = ()
+
+
+class Run:
+    """Everything one benchmark run holds: artefacts, the local stack, the children's environment."""
+
+    def __init__(self, args: argparse.Namespace, scratch: Path) -> None:
+        from local import template
+        from local.lambda_runtime import http_event
+        from local.stack import LocalStack
+
+        self.args = args
+        self.scratch = scratch
+        self.deadline = time.monotonic() + RUN_BUDGET_S
+        self.invalid: list[str] = []
+        self.artefacts = builder.build(scratch / "build", compile=args.compile, log=log)
+        for tree in (self.artefacts.layer, self.artefacts.function, self.artefacts.baseline):
+            builder.make_read_only(tree)
+
+        if not args.nagle:
+            # The local servers answer with headers and body in two writes; with Nagle on, the body
+            # waits for a delayed ACK (~40 ms on Linux loopback). That stall is not Twilio's or AWS's.
+            socketserver.StreamRequestHandler.disable_nagle_algorithm = True
+        options: dict[str, Any] = {}
+        if "streams" in inspect.signature(LocalStack).parameters:
+            # Stream pollers would poll moto from this process all run long and invoke other functions
+            # in it: noise on 2 cores, and not the ingest path (on AWS those are separate invocations).
+            options["streams"] = False
+        self.stack = LocalStack(**options).start()
+        try:
+            self._configure(template, http_event)
+        except BaseException:
+            self.stack.stop()
+            raise
+
+    def _configure(self, template: Any, http_event: Any) -> None:
+        function = self.stack.functions[FUNCTION]
+        self.memory_mb = function.memory
+        self.timeout_s = function.timeout
+        env = self.stack.environment()
+        references = self.stack.references()
+        env.update({name: template.resolve(value, references) for name, value in function.environment.items()})
+        self.env = env
+        account = self.stack.credentials.account
+        self.subjects = {
+            "bridge": Subject(
+                "bridge",
+                (self.artefacts.function, self.artefacts.layer_python),
+                function.handler,
+                FUNCTION,
+                200,
+            ),
+            "baseline": Subject(
+                "baseline",
+                (self.artefacts.baseline,),
+                "app.lambda_handler",
+                "BaselineFunction",
+                201,
+                (
+                    ("BASELINE_TWILIO_ACCOUNT_SID", account.account_sid),
+                    ("BASELINE_TWILIO_AUTH_TOKEN", account.auth_token),
+                ),
+            ),
+        }
+        self._http_event = http_event
+        self._check_signing()
+
+    def close(self) -> None:
+        self.stack.stop()
+
+    def time_left(self) -> bool:
+        return time.monotonic() < self.deadline
+
+    # -- the children's world -----------------------------------------------------------------------
+
+    def _check_signing(self) -> None:
+        body, moment = '{"probe": true}', int(time.time())
+        expected = self.stack.sign(body, event_id="evt_probe", timestamp=moment)["webhook-signature"]
+        ours = child.sign(self.stack.credentials.webhook_secret, "evt_probe", moment, body)
+        if ours != expected:
+            raise RuntimeError("bench.child.sign disagrees with the standardwebhooks package")
+
+    def live_recipient(self) -> str:
+        """A fresh key with an in-progress call at the emulator, registered as the bridge does."""
+        from bridge.registry import DynamoCallRegistry
+
+        key = f"identity:bench-{uuid.uuid4().hex[:12]}"
+        call = self.stack.emulator.create_call(self.stack.credentials.account.account_sid, status="in-progress")
+        registry = DynamoCallRegistry(self.env["CALLS_TABLE"], self.stack.client("dynamodb"))
+        registry.register(key, str(call["sid"]), 4 * 3600)
+        return key
+
+    def event_template(self, recipient: str) -> dict[str, Any]:
+        body = json.dumps(
+            {
+                "type": "crm.customer.identified",
+                "timestamp": "2026-11-28T09:30:00Z",
+                "to": recipient,
+                "data": {"customer_id": "cus_042", "name": "Ada Lovelace", "tier": "gold"},
+            }
+        )
+        event: dict[str, Any] = self._http_event(
+            "POST", "/events", route_key="POST /events", headers=self.stack.sign(body), body=body
+        )
+        return event
+
+    def child_env(self, subject: Subject) -> dict[str, str]:
+        first = str(subject.code_paths[0])
+        return {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "TZ": ":UTC",
+            **self.env,
+            # What Lambda sets for every function.
+            "AWS_LAMBDA_FUNCTION_NAME": subject.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+            "LAMBDA_TASK_ROOT": first,
+            "LAMBDA_RUNTIME_DIR": str(self.artefacts.runtime),
+            # -I ignores it, so the child also runs with -B; kept for anything reading the environment.
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **dict(subject.extra_env),
+        }
+
+    def spawn(
+        self, subject: Subject, mode: str, *, python_flags: tuple[str, ...] = (), profile_first: bool = False
+    ) -> Child:
+        tag = f"{subject.name}-{mode}-{uuid.uuid4().hex[:8]}"
+        config = {
+            "subject": subject.name,
+            "mode": mode,
+            "code_paths": [str(path) for path in subject.code_paths],
+            "runtime": str(self.artefacts.runtime),
+            "handler": subject.handler,
+            "function_name": subject.function_name,
+            "memory_mb": self.memory_mb,
+            "timeout_s": self.timeout_s,
+            "expect_status": subject.expect_status,
+            "event": self.event_template(self.live_recipient()),
+            "webhook_secret": self.stack.credentials.webhook_secret,
+            "log_path": str(self.scratch / f"{tag}.log"),
+            "warmup": self.args.warmup,
+            "budget_s": 120.0,
+            "runtime_modules": list(builder.RUNTIME_MODULES),
+            "profile_first": profile_first,
+            "spawned_at": 0.0,
+        }
+        config_path = self.scratch / f"{tag}.json"
+        stderr_path = self.scratch / f"{tag}.stderr"
+        config["spawned_at"] = time.time()
+        config_path.write_text(json.dumps(config))
+        command = [sys.executable, "-I", "-B", *python_flags, str(CHILD), str(config_path)]
+        stderr = stderr_path.open("w")
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+            command,
+            cwd=subject.code_paths[0],  # Lambda's working directory is /var/task
+            env=self.child_env(subject),
+            stdin=subprocess.PIPE if mode == "warm" else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+        stderr.close()
+        return Child(process, Path(config["log_path"]), stderr_path)
+
+    def udm_requests(self) -> int:
+        return int(self.stack.emulator.stats()["udm_requests"])
+
+
+class Child:
+    """A running child: JSON lines in, JSON lines out, every wait bounded."""
+
+    def __init__(self, process: subprocess.Popen[str], log_path: Path, stderr_path: Path) -> None:
+        self.process = process
+        self.log_path = log_path
+        self.stderr_path = stderr_path
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, args=(process.stdout,), daemon=True).start()
+
+    def _pump(self, stream: IO[str] | None) -> None:
+        if stream is not None:
+            for line in stream:
+                self._lines.put(line)
+        self._lines.put(None)
+
+    def read(self, timeout: float) -> dict[str, Any]:
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            self.kill()
+            raise RuntimeError(f"child gave no answer within {timeout:.0f} s; {self._stderr_tail()}") from None
+        if line is None:
+            self.process.wait(timeout=10)
+            raise RuntimeError(f"child exited ({self.process.returncode}) early; {self._stderr_tail()}")
+        loaded: dict[str, Any] = json.loads(line)
+        return loaded
+
+    def send(self, command: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+
+    def finish(self, timeout: float = 30) -> None:
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def _stderr_tail(self) -> str:
+        text = self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""
+        return "stderr: " + (text[-3000:] or "(empty)")
+
+
+# -- phases --------------------------------------------------------------------------------------------
+
+
+def cold_phase(run: Run, rounds: int) -> dict[str, list[dict[str, Any]]]:
+    results: dict[str, list[dict[str, Any]]] = {"bridge": [], "baseline": []}
+    for index in range(rounds):
+        if not run.time_left():
+            run.invalid.append(f"run budget spent after {index} cold rounds")
+            break
+        # Alternate who goes first, so neither always runs on the warmer machine.
+        order = ("bridge", "baseline") if index % 2 == 0 else ("baseline", "bridge")
+        for name in order:
+            before = run.udm_requests()
+            process = run.spawn(run.subjects[name], "cold")
+            result = process.read(COLD_TIMEOUT_S)
+            process.finish()
+            result["twilio_requests"] = run.udm_requests() - before
+            _check_child(run, f"cold {name} round {index + 1}", result)
+            results[name].append(result)
+        bridge, baseline = results["bridge"][-1], results["baseline"][-1]
+        log(
+            f"cold round {index + 1}/{rounds}: bridge init {bridge.get('init_ms', math.nan):.0f} + "
+            f"{bridge.get('first_ms', math.nan):.0f} ms, baseline init {baseline.get('init_ms', math.nan):.0f} + "
+            f"{baseline.get('first_ms', math.nan):.0f} ms"
+        )
+    return results
+
+
+def _check_child(run: Run, label: str, result: dict[str, Any]) -> None:
+    if "error" in result:
+        raise RuntimeError(f"{label}: the child failed:\n{result['error']}")
+    if not result.get("ok"):
+        run.invalid.append(
+            f"{label}: first event answered {result.get('first_status')} {str(result.get('first_body'))[:300]}"
+        )
+    if result.get("foreign_modules"):
+        run.invalid.append(f"{label}: imported from outside the artefacts: {result['foreign_modules'][:10]}")
+
+
+_IMPORTTIME = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
+
+
+def importtime_phase(run: Run) -> dict[str, Any]:
+    """One more cold bridge child under -X importtime and cProfile: where Init and the first event go."""
+    process = run.spawn(run.subjects["bridge"], "cold", python_flags=("-X", "importtime"), profile_first=True)
+    result = process.read(COLD_TIMEOUT_S)
+    process.finish()
+    _check_child(run, "profiled cold child", result)
+    phases: dict[str, list[tuple[float, float, str, int]]] = {"init": [], "first_event": []}
+    phase = "init"
+    for line in process.stderr_path.read_text(errors="replace").splitlines():
+        if line.strip() == child.INIT_DONE_MARKER:
+            phase = "first_event"
+        found = _IMPORTTIME.match(line)
+        if found:
+            depth = (len(found.group(3)) - 1) // 2
+            phases[phase].append((int(found.group(1)) / 1000, int(found.group(2)) / 1000, found.group(4), depth))
+    return {
+        "init_ms": result.get("init_ms"),
+        "first_event_ms": result.get("first_ms"),
+        "imports": {name: _import_summary(entries) for name, entries in phases.items()},
+        "first_event": result.get("first_event_profile", {}),
+    }
+
+
+def _import_summary(entries: list[tuple[float, float, str, int]]) -> dict[str, Any]:
+    packages: dict[str, float] = {}
+    for self_ms, _, module, _ in entries:
+        packages[module.split(".")[0]] = packages.get(module.split(".")[0], 0.0) + self_ms
+    top = sorted(entries, key=lambda entry: entry[1], reverse=True)[:15]
+    return {
+        "modules": len(entries),
+        "total_ms": sum(entry[1] for entry in entries if entry[3] == 0),
+        "top": [{"module": m, "self_ms": s, "cumulative_ms": c} for s, c, m, _ in top],
+        "packages": sorted(packages.items(), key=lambda item: item[1], reverse=True)[:10],
+    }
+
+
+def warm_phase(run: Run, events: int, blocks: int) -> dict[str, dict[str, Any]]:
+    blocks = max(1, min(blocks, events))
+    size = math.ceil(events / blocks)
+    children = {name: run.spawn(subject, "warm") for name, subject in run.subjects.items()}
+    out: dict[str, dict[str, Any]] = {
+        name: {"blocks": [], "twilio_requests": [], "ready": {}, "final": {}} for name in children
+    }
+    try:
+        for name, process in children.items():
+            ready = process.read(READY_TIMEOUT_S + run.args.warmup)
+            _check_child(run, f"warm {name} start", ready)
+            if not ready.get("hooked_clients"):
+                run.invalid.append(f"warm {name}: no botocore client found to count DynamoDB calls on")
+            if ready.get("warmup_failures"):
+                run.invalid.append(f"warm {name}: {ready['warmup_failures']} warm-up events failed")
+            out[name]["ready"] = ready
+        for index in range(blocks):
+            if not run.time_left():
+                run.invalid.append(f"run budget spent after {index} warm blocks")
+                break
+            order = ("bridge", "baseline") if index % 2 == 0 else ("baseline", "bridge")
+            for name in order:
+                budget = 60 + 0.2 * size
+                before = run.udm_requests()
+                children[name].send({"cmd": "block", "events": size, "budget_s": budget})
+                block = children[name].read(budget + 60)
+                out[name]["twilio_requests"].append(run.udm_requests() - before)
+                out[name]["blocks"].append(block)
+                if block["failures"]:
+                    samples = json.dumps(block["failure_samples"])[:400]
+                    run.invalid.append(f"warm {name} block {index + 1}: {block['failures']} events failed: {samples}")
+                if block["events"] < size:
+                    run.invalid.append(f"warm {name} block {index + 1}: ran out of time after {block['events']}")
+            p50 = {name: report.median(out[name]["blocks"][-1]["wall_ms"]) for name in out}
+            log(
+                f"warm block {index + 1}/{blocks}: p50 bridge {p50['bridge']:.2f} ms, baseline {p50['baseline']:.2f} ms"
+            )
+        if run.args.profile and run.time_left():
+            # Not part of the statistics: cProfile slows every call it sees.
+            size = min(200, events)
+            children["bridge"].send({"cmd": "block", "events": size, "budget_s": 120, "profile": True})
+            profiled = children["bridge"].read(180)
+            out["bridge"]["profile"] = {"events": profiled["events"], **profiled.get("profile", {})}
+            out["bridge"]["profiled_events"] = profiled["events"]
+        for name, process in children.items():
+            process.send({"cmd": "exit"})
+            out[name]["final"] = process.read(60)
+            process.finish()
+            if out[name]["final"].get("foreign_modules"):
+                run.invalid.append(f"warm {name}: imported from outside: {out[name]['final']['foreign_modules'][:10]}")
+            out[name]["log_bytes"] = process.log_path.stat().st_size if process.log_path.exists() else 0
+            measured = sum(block["events"] for block in out[name]["blocks"])
+            out[name]["events_total"] = 1 + run.args.warmup + measured + out[name].get("profiled_events", 0)
+    finally:
+        for process in children.values():
+            process.kill()
+    return out
+
+
+# -- the run -------------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "load_start": " ".join(f"{n:.2f}" for n in os.getloadavg()),
+    }
+
+
+def git_state() -> str:
+    git = shutil.which("git")
+    if git is None:
+        return "git not found"
+
+    def output(*args: str) -> str:
+        completed = subprocess.run(  # noqa: S603 - git, fixed arguments
+            [git, *args], cwd=ROOT, capture_output=True, text=True, check=True, timeout=10
+        )
+        return completed.stdout.strip()
+
+    try:
+        head, dirty = output("rev-parse", "--short", "HEAD"), output("status", "--porcelain")
+    except (OSError, subprocess.SubprocessError):
+        return "not a git checkout"
+    return f"commit {head}" + (f" with {len(dirty.splitlines())} changed/untracked paths" if dirty else "")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 3 rounds, 300 warm events")
+    parser.add_argument("--rounds", type=int, help="cold rounds per subject, and warm blocks (default 10)")
+    parser.add_argument("--events", type=int, help="warm events per subject (default 3000)")
+    parser.add_argument("--warmup", type=int, help="unmeasured warm-up events per warm child (default 50)")
+    parser.add_argument("--compile", action="store_true", help="ship unchecked-hash bytecode in the artefacts")
+    parser.add_argument(
+        "--no-profile",
+        dest="profile",
+        action="store_false",
+        help="skip the profiles (-X importtime and cProfile of a cold child, cProfile of warm events)",
+    )
+    parser.add_argument(
+        "--nagle",
+        action="store_true",
+        help="leave Nagle's algorithm on in moto's server and the emulator, as local/ ships them "
+        "(adds a ~40 ms delayed-ACK stall per UDM POST on Linux loopback)",
+    )
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes (default bench/results)")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.rounds = args.rounds if args.rounds is not None else (3 if quick else 10)
+    args.events = args.events if args.events is not None else (300 if quick else 3000)
+    args.warmup = args.warmup if args.warmup is not None else (10 if quick else 50)
+    for name in ("rounds", "events"):
+        if not 1 <= getattr(args, name) <= 100_000:
+            parser.error(f"--{name} must be between 1 and 100000")
+    if not 0 <= args.warmup <= 10_000:
+        parser.error("--warmup must be between 0 and 10000")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    started = datetime.now(UTC)
+    wall0 = time.monotonic()
+    meta: dict[str, Any] = {
+        "timestamp": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": shlex.join(["python", "-m", "bench", *argv]),
+        "options": {k: v for k, v in vars(args).items() if k != "results"},
+        "machine": machine(),
+        "git": git_state(),
+        "build_platform": builder.interpreter()["platform"],
+        "loopback_tcp_nodelay": not args.nagle,
+    }
+    scratch = Path(tempfile.mkdtemp(prefix="udm-bench-"))
+    run: Run | None = None
+    try:
+        run = Run(args, scratch)
+        meta["memory_mb"] = run.memory_mb
+        log(f"local stack up: moto {run.stack.aws_endpoint}, Twilio emulator {run.stack.emulator.base_url}")
+        cold = cold_phase(run, args.rounds)
+        profile = importtime_phase(run) if args.profile else {}
+        warm = warm_phase(run, args.events, args.rounds)
+        if not args.compile:
+            for tree in (run.artefacts.layer, run.artefacts.function, run.artefacts.baseline):
+                if builder.bytecode_files(tree):
+                    run.invalid.append(f"bytecode was written into {tree.name}: the child was not read-only")
+        if not cold["bridge"] or not cold["baseline"] or not warm["bridge"]["blocks"]:
+            run.invalid.append("no complete measurement")
+            raise RuntimeError("no complete measurement: " + "; ".join(run.invalid))
+        summary: dict[str, Any] = {
+            "cold": report.summarize_cold(cold),
+            "warm": report.summarize_warm(warm, run.memory_mb),
+        }
+        summary["targets"] = report.targets(summary["cold"], summary["warm"])
+        meta["wall_seconds"] = round(time.monotonic() - wall0, 1)
+        meta["machine"]["load_end"] = " ".join(f"{n:.2f}" for n in os.getloadavg())
+        result = {
+            "meta": meta,
+            "build": run.artefacts.as_dict(),
+            "valid": not run.invalid,
+            "invalid_reasons": run.invalid,
+            "summary": summary,
+            "profile": {"cold": profile, "warm": warm["bridge"].get("profile", {})},
+            "runtime_origins": cold["bridge"][0].get("runtime_origins", {}),
+            "raw": {"cold": cold, "warm": _without_samples(warm)},
+            "prices": {
+                "as_of": report.PRICES_AS_OF,
+                "http_api_per_million": report.HTTP_API_PER_MILLION,
+                "lambda_requests_per_million": report.LAMBDA_REQUESTS_PER_MILLION,
+                "lambda_arm64_per_gb_second": report.LAMBDA_ARM64_PER_GB_SECOND,
+                "dynamodb_per_million_rru": report.DYNAMODB_PER_MILLION_RRU,
+                "dynamodb_per_million_wru": report.DYNAMODB_PER_MILLION_WRU,
+            },
+        }
+        text = report.render(result)
+        print(text, end="")
+        saved = save(result, args.results, started)
+        print(f"wall time {meta['wall_seconds']:.0f} s; results: {saved}")
+        return 0 if result["valid"] else 2
+    finally:
+        if run is not None:
+            run.close()
+        builder.make_writable(scratch)  # the artefacts were made read-only
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _without_samples(warm: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per-event samples stay in the JSON, rounded, so a later look can re-derive any percentile."""
+    out: dict[str, Any] = {}
+    for name, data in warm.items():
+        blocks = [
+            {
+                **block,
+                "wall_ms": [round(v, 3) for v in block["wall_ms"]],
+                "cpu_ms": [round(v, 3) for v in block["cpu_ms"]],
+            }
+            for block in data["blocks"]
+        ]
+        out[name] = {**data, "blocks": blocks}
+    return out
+
+
+def save(result: dict[str, Any], directory: Path, started: datetime) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    text = json.dumps(result, indent=1, default=str)
+    path.write_text(text)
+    (directory / "latest.json").write_text(text)
+    return path
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
