@@ -6,6 +6,7 @@ It knows nothing about boto3, twilio or API Gateway: those sit behind the ports 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from bridge.dispatch import Dispatcher
     from bridge.idempotency import IdempotencyGate
     from bridge.parking import Flusher, ParkedStore
-    from bridge.registry import CallRegistry
+    from bridge.registry import ActiveCall, CallRegistry
     from bridge.sources import Profile
 
 DELIVERED = "delivered"
@@ -87,6 +88,8 @@ class IngestService:
         self._parking = parking
         self._reserve = reserve_seconds
         self._verifiers: dict[str, tuple[tuple[str, ...], Verifier]] = {}
+        # The registry read and the idempotency claim don't depend on each other: overlap them.
+        self._lookahead = ThreadPoolExecutor(max_workers=2, thread_name_prefix="registry")
 
     def handle(self, request: InboundRequest, context: LambdaContext, source: str = DEFAULT_SOURCE) -> Accepted:
         profile = None
@@ -111,13 +114,16 @@ class IngestService:
         deadline = Deadline(context.get_remaining_time_in_millis, reserve=self._reserve)
         hold = self._parking.hold_for(event, profile) if self._parking else 0
 
+        call = self._lookahead.submit(self._registry.active_call, event.to)
         result, replayed = self._idempotency.run(
-            event.key, event.body, lambda: self._deliver(event, content, deadline, hold), context
+            event.key, event.body, lambda: self._deliver(event, content, deadline, hold, call), context
         )
         return Accepted(body=result, source=event.source, replayed=replayed)
 
-    def _deliver(self, event: Event, content: str, deadline: Deadline, hold: int) -> dict[str, Any]:
-        call = self._registry.active_call(event.to)
+    def _deliver(
+        self, event: Event, content: str, deadline: Deadline, hold: int, lookup: Future[ActiveCall | None]
+    ) -> dict[str, Any]:
+        call = lookup.result()
         if call is None:
             return self._park_or_refuse(event, content, deadline, hold)
         try:
