@@ -10,15 +10,14 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from bridge.call_status import CallbackRequest, CallStatusService
-from bridge.envelope import DEFAULT_SOURCE
 from bridge.errors import BridgeError, RouteNotFound
-from bridge.ingest import PARKED, InboundRequest, IngestService
 from bridge.observability import logger, record_outcome
-from bridge.sources import load_profiles
 
+# Each resolver imports its own use case when it is built: a function loads only its own.
 if TYPE_CHECKING:
+    from bridge.call_status import CallStatusService
     from bridge.calls import CallsService
+    from bridge.ingest import IngestService
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -33,6 +32,10 @@ _MESSAGES = {
 
 def ingest_app(service: Callable[[], IngestService] | None = None) -> APIGatewayHttpResolver:
     """The resolver of POST /events; `service` builds the use case (once per container by default)."""
+    from bridge.envelope import DEFAULT_SOURCE
+    from bridge.ingest import PARKED, InboundRequest
+    from bridge.sources import load_profiles
+
     if service is None:
         from bridge.runtime import ingest_service
 
@@ -105,6 +108,8 @@ def calls_app(service: Callable[[], CallsService] | None = None) -> APIGatewayHt
 
 def call_status_app(service: Callable[[], CallStatusService] | None = None) -> APIGatewayHttpResolver:
     """The resolver of POST /twilio/call-status; answers 204 at once so Twilio doesn't retry."""
+    from bridge.call_status import CallbackRequest
+
     if service is None:
         from bridge.runtime import call_status_service
 

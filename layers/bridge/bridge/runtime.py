@@ -12,30 +12,21 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from bridge.call_status import CallStatusService
-from bridge.calls import CallsService
-from bridge.config import (
-    CallsSettings,
-    CallStatusSettings,
-    DeliverySettings,
-    FlushSettings,
-    IngestSettings,
-    ParkingSettings,
-)
-from bridge.delivery import AttemptHttpClient, TwilioMessageSender
-from bridge.dispatch import Dispatcher
-from bridge.idempotency import IdempotencyGate
-from bridge.ingest import IngestService, Parking
-from bridge.ledger import Ledger
-from bridge.parking import Flusher, ParkedStore
+from bridge.config import DeliverySettings, ParkingSettings
 from bridge.registry import DynamoCallRegistry
-from bridge.retry import RetryPolicy
 from bridge.secrets import SecretStore
-from bridge.sources import load_profiles
-from bridge.streams import StreamService
 
+# Each function imports only what its own service needs, inside its factory: the calls
+# function never pays for twilio, jsonschema's formats or Powertools Idempotency at cold start.
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+
+    from bridge.call_status import CallStatusService
+    from bridge.calls import CallsService
+    from bridge.dispatch import Dispatcher
+    from bridge.ingest import IngestService
+    from bridge.parking import Flusher
+    from bridge.streams import StreamService
 
 
 class _Once[T]:
@@ -82,6 +73,10 @@ def dynamodb() -> DynamoDBClient:
 def _dispatcher(
     secrets: SecretStore, twilio_secret_id: str, base_url: str | None, delivery: DeliverySettings
 ) -> Dispatcher:
+    from bridge.delivery import AttemptHttpClient, TwilioMessageSender
+    from bridge.dispatch import Dispatcher
+    from bridge.retry import RetryPolicy
+
     sender = TwilioMessageSender(
         credentials=lambda: secrets.twilio_credentials(twilio_secret_id),
         http_client=AttemptHttpClient(timeout=delivery.timeout_seconds),
@@ -97,6 +92,9 @@ def _dispatcher(
 
 
 def _flusher(parking: ParkingSettings, registry: DynamoCallRegistry, dispatcher: Dispatcher) -> Flusher:
+    from bridge.ledger import Ledger
+    from bridge.parking import Flusher, ParkedStore
+
     return Flusher(
         ParkedStore(parking.parked_table, dynamodb()),
         registry,
@@ -107,6 +105,12 @@ def _flusher(parking: ParkingSettings, registry: DynamoCallRegistry, dispatcher:
 
 @cache
 def ingest_service() -> IngestService:
+    from bridge.config import IngestSettings
+    from bridge.idempotency import IdempotencyGate
+    from bridge.ingest import IngestService, Parking
+    from bridge.parking import ParkedStore
+    from bridge.sources import load_profiles
+
     settings = IngestSettings.from_env()
     secrets = SecretStore(settings.secrets_max_age_seconds, boto_config=AWS_CONFIG)
     dispatcher = _dispatcher(secrets, settings.twilio_secret_id, settings.twilio_api_base_url, settings.delivery)
@@ -131,6 +135,10 @@ def ingest_service() -> IngestService:
 
 @cache
 def flush_service() -> StreamService:
+    from bridge.config import FlushSettings
+    from bridge.ledger import Ledger
+    from bridge.streams import StreamService
+
     settings = FlushSettings.from_env()
     secrets = SecretStore(settings.secrets_max_age_seconds, boto_config=AWS_CONFIG)
     dispatcher = _dispatcher(secrets, settings.twilio_secret_id, settings.twilio_api_base_url, settings.delivery)
@@ -147,6 +155,9 @@ def flush_service() -> StreamService:
 
 @cache
 def calls_service() -> CallsService:
+    from bridge.calls import CallsService
+    from bridge.config import CallsSettings
+
     settings = CallsSettings.from_env()
     registry = DynamoCallRegistry(settings.calls_table, dynamodb(), tombstone_seconds=settings.max_call_seconds)
     return CallsService(registry, settings.max_call_seconds)
@@ -154,6 +165,9 @@ def calls_service() -> CallsService:
 
 @cache
 def call_status_service() -> CallStatusService:
+    from bridge.call_status import CallStatusService
+    from bridge.config import CallStatusSettings
+
     settings = CallStatusSettings.from_env()
     secrets = SecretStore(settings.secrets_max_age_seconds, boto_config=AWS_CONFIG)
     return CallStatusService(
