@@ -9,13 +9,15 @@ import json
 import logging
 import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from standardwebhooks.webhooks import Webhook
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from local import template
 from local.front import HttpFront
@@ -40,6 +42,33 @@ def aws_environment(endpoint: str) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_EC2_METADATA_DISABLED": "true",
     }
+
+
+class _KeepAliveHandler(MotoRequestHandler):
+    # AWS endpoints keep connections alive; moto's HTTP/1.0 default would open one per call,
+    # a cost the bridge (several DynamoDB calls per event) never pays in AWS.
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+
+class MotoServer:
+    """moto's server (as ThreadedMotoServer runs it), answering with keep-alive like AWS."""
+
+    def __init__(self, host: str, port: int) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_KeepAliveHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 @dataclass(frozen=True)
@@ -85,7 +114,7 @@ class LocalStack:
         self._streams = streams
         self.sweeper: TtlSweeper | None = None
         self.pollers: list[StreamPoller] = []
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: MotoServer | None = None
         self.aws_endpoint = ""
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -93,7 +122,7 @@ class LocalStack:
     def start(self) -> LocalStack:
         # moto's server logs one access line per request through werkzeug.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._moto = ThreadedMotoServer(ip_address=self.host, port=self._moto_port, verbose=False)
+        self._moto = MotoServer(self.host, self._moto_port)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.aws_endpoint = f"http://{host}:{port}"
