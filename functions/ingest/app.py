@@ -4,10 +4,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bridge import snapstart
 from bridge.api import ingest_app
 from bridge.observability import logger, metrics
 
 app = ingest_app()
+snapstart.register(before_snapshot=snapstart.prime_ingest)
 
 
 @logger.inject_lambda_context(clear_state=True)

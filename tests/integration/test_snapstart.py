@@ -1,0 +1,47 @@
+"""SnapStart hooks: priming builds what the first event needs; a restore gives each environment its own state."""
+
+from __future__ import annotations
+
+import random
+import sys
+
+import pytest
+from helpers import Bridge, new_event_body
+
+from bridge import runtime, snapstart
+
+pytestmark = pytest.mark.integration
+
+
+def test_priming_imports_the_twilio_resources_and_builds_the_service(bridge: Bridge) -> None:
+    # Given a fresh container
+    runtime.reset()
+
+    # When the before-snapshot hook runs
+    snapstart.prime_ingest()
+
+    # Then the first event's lazy imports and clients are already there
+    assert "twilio.rest.api.v2010.account.call.user_defined_message" in sys.modules
+    assert runtime.ingest_service() is runtime.ingest_service()
+
+
+def test_after_restore_rebuilds_clients_and_reseeds_the_prng(bridge: Bridge) -> None:
+    # Given a primed environment whose PRNG state every restored copy would share
+    snapstart.prime_ingest()
+    before = runtime.ingest_service()
+    random.seed(1)
+    shared = random.random()
+    random.seed(1)
+
+    # When it is restored
+    snapstart.after_restore()
+
+    # Then it has its own clients and its own random sequence, and still delivers
+    assert runtime.ingest_service() is not before
+    assert random.random() != shared
+    key, _ = bridge.live_call()
+    assert bridge.post_event(new_event_body(key)).status == 200
+
+
+def test_registering_outside_lambda_is_a_no_op() -> None:
+    assert snapstart.register(lambda: None) is False
