@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--rounds N] [--events N] [--compile]`: measure, print, save JSON.
+"""`python -m bench [--quick] [--rounds N] [--events N] [--no-compile]`: measure, print, save JSON.
 
 Exit status 0 when the run is valid (whatever the targets say), 2 when it is not (an event failed,
 the child imported from outside its artefacts, or bytecode was written), 1 on a harness error.
@@ -461,7 +461,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="cold rounds per subject, and warm blocks (default 10)")
     parser.add_argument("--events", type=int, help="warm events per subject (default 3000)")
     parser.add_argument("--warmup", type=int, help="unmeasured warm-up events per warm child (default 50)")
-    parser.add_argument("--compile", action="store_true", help="ship unchecked-hash bytecode in the artefacts")
+    parser.add_argument(
+        "--no-compile",
+        dest="compile",
+        action="store_false",
+        help="ship no bytecode (SAM's python builder); by default the artefacts carry unchecked-hash .pyc files "
+        "as layers/bridge/Makefile builds them",
+    )
     parser.add_argument(
         "--no-profile",
         dest="profile",
@@ -523,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
             "warm": report.summarize_warm(warm, run.memory_mb),
         }
         summary["targets"] = report.targets(summary["cold"], summary["warm"])
+        summary["memory_sweep"] = report.memory_sweep(summary["cold"], summary["warm"])
         meta["wall_seconds"] = round(time.monotonic() - wall0, 1)
         meta["machine"]["load_end"] = " ".join(f"{n:.2f}" for n in os.getloadavg())
         result = {

@@ -1,14 +1,14 @@
 """Builds the artefacts the benchmark runs, the way SAM builds them, for this machine.
 
 * layer:    <dest>/layer/python/ = `pip install --target` of layers/bridge/requirements.txt plus a copy
-            of layers/bridge/ (the bridge package), as SAM's python3.13 builder lays out a layer.
+            of layers/bridge/bridge, as layers/bridge/Makefile lays out the layer for `sam build`.
 * function: <dest>/function/ = a copy of functions/ingest/.
 * baseline: <dest>/baseline/ = bench/baseline/app.py plus `requests` at the version the layer resolved.
 * runtime:  <dest>/runtime/ = links to the venv's boto3, botocore and their dependencies: what
             /var/runtime gives a Lambda function without it shipping them.
 
-SAM ships no bytecode (it unpacks wheels, pip never compiles), so neither does this, unless
-`compile=True`: then compileall writes unchecked-hash .pyc files, to compare "bytecode shipped".
+The layer's Makefile ships unchecked-hash bytecode (compileall), and so does this with
+`compile=True`; `compile=False` is what SAM's python builder would ship: no bytecode at all.
 Dependency installs are cached under bench/.cache/ by a hash of the requirements and interpreter.
 
     python -m bench.build [--compile] [--out DIR]

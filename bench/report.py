@@ -69,6 +69,7 @@ def summarize_cold(cold: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             "init_ms": median([r["init_ms"] for r in runs]),
             "init_cpu_ms": median([r["init_cpu_ms"] for r in runs]),
             "first_ms": median([r["first_ms"] for r in runs]),
+            "first_cpu_ms": median([r.get("first_cpu_ms", math.nan) for r in runs]),
             "init_first_ms": median([r["init_ms"] + r["first_ms"] for r in runs]),
             "peak_rss_mb": median([r["peak_rss_kb"] / 1024 for r in runs]),
             "modules": median([r["modules"] for r in runs]),
@@ -160,6 +161,37 @@ def cost_per_million(warm: dict[str, Any], memory_mb: int) -> dict[str, Any]:
         "gb_seconds_per_event": gb_seconds,
         "unpriced_dynamodb_operations": unpriced,
     }
+
+
+# Lambda allots CPU in proportion to memory: one full vCPU at 1,769 MB.
+FULL_VCPU_MB = 1769
+SWEEP_MB = (128, 256, 512, 1024, 1769)
+
+
+def memory_sweep(cold: dict[str, Any], warm: dict[str, Any]) -> list[dict[str, float]]:
+    """The bridge at other memory sizes, modelled from this run's split of wall time into CPU and wait.
+
+    The children here ran on a whole core; at M MB Lambda gives M/1769 of one, so CPU time
+    stretches by 1769/M (below 1769 MB) while time spent waiting on the network does not.
+    """
+    bridge_warm, bridge_cold = warm["bridge"], cold["bridge"]
+    wait = max(0.0, bridge_warm["mean_ms"] - bridge_warm["cpu_mean_ms"])
+    cold_cpu = bridge_cold["init_cpu_ms"] + bridge_cold["first_cpu_ms"]
+    cold_wait = max(0.0, bridge_cold["init_first_ms"] - cold_cpu)
+    rows = []
+    for mb in SWEEP_MB:
+        stretch = max(1.0, FULL_VCPU_MB / mb)
+        warm_ms = bridge_warm["cpu_mean_ms"] * stretch + wait
+        billed = {**bridge_warm, "billed_ms": float(math.ceil(warm_ms))}
+        rows.append(
+            {
+                "memory_mb": mb,
+                "warm_ms": warm_ms,
+                "cold_ms": cold_cpu * stretch + cold_wait,
+                "cost": cost_per_million(billed, mb)["total"],
+            }
+        )
+    return rows
 
 
 def targets(cold: dict[str, Any], warm: dict[str, Any]) -> list[dict[str, Any]]:
@@ -329,6 +361,20 @@ def render(run: dict[str, Any]) -> str:
     out.append("  not included: CloudWatch Logs ingestion (see log B), Secrets Manager calls, data transfer")
     if bridge_cost["unpriced_dynamodb_operations"]:
         out.append(f"  UNPRICED DynamoDB operations: {', '.join(bridge_cost['unpriced_dynamodb_operations'])}")
+
+    sweep = run["summary"].get("memory_sweep") or []
+    if sweep:
+        out += [
+            "",
+            "Memory sweep of the bridge, modelled from this run (CPU stretches by 1769/MB below one vCPU; waits don't)",
+        ]
+        out += _table(
+            ["memory MB", "warm event ms", "cold init+1st ms", "$ per million"],
+            [
+                [str(int(row["memory_mb"])), _f(row["warm_ms"]), _f(row["cold_ms"], 0), _f(row["cost"], 3)]
+                for row in sweep
+            ],
+        )
 
     out += ["", "Targets (the project's performance issue)"]
     rows = []
