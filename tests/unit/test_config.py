@@ -20,9 +20,9 @@ BASE = {
 def test_defaults_follow_the_contract() -> None:
     settings = IngestSettings.from_env(BASE)
     assert settings.max_content_bytes == 10_240
-    assert settings.twilio_api_base_url is None
-    assert settings.delivery.timeout_seconds > 0
-    assert settings.delivery.reserve_seconds >= 1.0
+    assert settings.twilio.api_base_url is None
+    assert settings.twilio.delivery.timeout_seconds > 0
+    assert settings.twilio.delivery.reserve_seconds >= 1.0
 
 
 def test_optional_values_are_read() -> None:
@@ -34,8 +34,8 @@ def test_optional_values_are_read() -> None:
             "TWILIO_TIMEOUT_SECONDS": "1.5",
         }
     )
-    assert (settings.max_content_bytes, settings.twilio_api_base_url) == (500, "http://127.0.0.1:4010")
-    assert settings.delivery.timeout_seconds == 1.5
+    assert (settings.max_content_bytes, settings.twilio.api_base_url) == (500, "http://127.0.0.1:4010")
+    assert settings.twilio.delivery.timeout_seconds == 1.5
 
 
 def test_every_problem_is_reported_in_one_error() -> None:

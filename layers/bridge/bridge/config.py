@@ -51,34 +51,43 @@ class ParkingSettings:
         )
 
 
-def read_delivery(reader: _Reader) -> DeliverySettings:
-    return DeliverySettings(
-        timeout_seconds=reader.number("TWILIO_TIMEOUT_SECONDS", 4.0, minimum=0.1),
-        max_attempts=reader.integer("TWILIO_MAX_ATTEMPTS", 3, minimum=1),
-    )
+@dataclass(frozen=True)
+class TwilioSettings:
+    """Where the credentials are, how long secrets are cached, and how hard delivery tries."""
+
+    secret_id: str
+    api_base_url: str | None = None
+    secrets_max_age_seconds: int = 300
+    delivery: DeliverySettings = DeliverySettings()
+
+    @classmethod
+    def read(cls, reader: _Reader) -> TwilioSettings:
+        return cls(
+            secret_id=reader.required("TWILIO_SECRET_ID"),
+            api_base_url=reader.url("TWILIO_API_BASE_URL"),
+            secrets_max_age_seconds=reader.integer("SECRETS_MAX_AGE_SECONDS", 300, minimum=0),
+            delivery=DeliverySettings(
+                timeout_seconds=reader.number("TWILIO_TIMEOUT_SECONDS", 4.0, minimum=0.1),
+                max_attempts=reader.integer("TWILIO_MAX_ATTEMPTS", 3, minimum=1),
+            ),
+        )
 
 
 @dataclass(frozen=True)
 class FlushSettings:
     calls_table: str
-    twilio_secret_id: str
+    twilio: TwilioSettings
     parking: ParkingSettings
-    twilio_api_base_url: str | None = None
     max_call_seconds: int = DEFAULT_MAX_CALL_SECONDS
-    secrets_max_age_seconds: int = 300
-    delivery: DeliverySettings = DeliverySettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> FlushSettings:
         reader = _Reader(os.environ if env is None else env)
         settings = cls(
             calls_table=reader.required("CALLS_TABLE"),
-            twilio_secret_id=reader.required("TWILIO_SECRET_ID"),
+            twilio=TwilioSettings.read(reader),
             parking=ParkingSettings.read(reader),
-            twilio_api_base_url=reader.url("TWILIO_API_BASE_URL"),
             max_call_seconds=reader.integer("MAX_CALL_SECONDS", DEFAULT_MAX_CALL_SECONDS, minimum=60),
-            secrets_max_age_seconds=reader.integer("SECRETS_MAX_AGE_SECONDS", 300, minimum=0),
-            delivery=read_delivery(reader),
         )
         reader.raise_if_invalid()
         return settings
@@ -88,15 +97,12 @@ class FlushSettings:
 class IngestSettings:
     calls_table: str
     idempotency_table: str
-    twilio_secret_id: str
     webhook_secret_id: str
+    twilio: TwilioSettings
     parking: ParkingSettings
     max_content_bytes: int = DEFAULT_MAX_CONTENT_BYTES
     idempotency_ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS
-    secrets_max_age_seconds: int = 300
-    twilio_api_base_url: str | None = None
     max_call_seconds: int = DEFAULT_MAX_CALL_SECONDS
-    delivery: DeliverySettings = DeliverySettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> IngestSettings:
@@ -104,17 +110,14 @@ class IngestSettings:
         settings = cls(
             calls_table=reader.required("CALLS_TABLE"),
             idempotency_table=reader.required("IDEMPOTENCY_TABLE"),
-            twilio_secret_id=reader.required("TWILIO_SECRET_ID"),
             webhook_secret_id=reader.required("WEBHOOK_SECRET_ID"),
+            twilio=TwilioSettings.read(reader),
             parking=ParkingSettings.read(reader),
             max_content_bytes=reader.integer("MAX_CONTENT_BYTES", DEFAULT_MAX_CONTENT_BYTES, minimum=2),
             idempotency_ttl_seconds=reader.integer(
                 "IDEMPOTENCY_TTL_SECONDS", DEFAULT_IDEMPOTENCY_TTL_SECONDS, minimum=60
             ),
-            secrets_max_age_seconds=reader.integer("SECRETS_MAX_AGE_SECONDS", 300, minimum=0),
-            twilio_api_base_url=reader.url("TWILIO_API_BASE_URL"),
             max_call_seconds=reader.integer("MAX_CALL_SECONDS", DEFAULT_MAX_CALL_SECONDS, minimum=60),
-            delivery=read_delivery(reader),
         )
         reader.raise_if_invalid()
         return settings

@@ -49,6 +49,18 @@ class IdempotencyGate:
             response_hook=_mark_replayed,  # type: ignore[arg-type]  # Powertools types it as a Protocol
         )
 
+        # Decorated once per container; the work of each event comes in as an argument.
+        @idempotent_function(
+            data_keyword_argument="record",
+            persistence_store=self._persistence,
+            config=self._config,
+            key_prefix="udm-bridge.events",
+        )
+        def once(record: dict[str, Any], work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+            return work()
+
+        self._once = once
+
     def run(
         self,
         key: str,
@@ -61,17 +73,8 @@ class IdempotencyGate:
             # Lets an in-progress claim expire with this invocation if it dies mid-way.
             self._config.register_lambda_context(lambda_context)
 
-        @idempotent_function(
-            data_keyword_argument="record",
-            persistence_store=self._persistence,
-            config=self._config,
-            key_prefix="udm-bridge.events",
-        )
-        def once(record: dict[str, Any]) -> dict[str, Any]:
-            return function()
-
         try:
-            result = once(record={"id": key, "body": body})
+            result = self._once(record={"id": key, "body": body}, work=function)
         except IdempotencyAlreadyInProgressError:
             raise EventInProgress(
                 "An identical event is being delivered right now; retry shortly.", retry_after=1

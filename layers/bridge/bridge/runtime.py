@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from bridge.config import DeliverySettings, ParkingSettings
+from bridge.config import ParkingSettings, TwilioSettings
 from bridge.registry import DynamoCallRegistry
 from bridge.secrets import SecretStore
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from bridge.calls import CallsService
     from bridge.dispatch import Dispatcher
     from bridge.ingest import IngestService
+    from bridge.ledger import Ledger
     from bridge.parking import Flusher
     from bridge.streams import StreamService
 
@@ -70,17 +71,18 @@ def dynamodb() -> DynamoDBClient:
     return boto3.client("dynamodb", config=AWS_CONFIG)
 
 
-def _dispatcher(
-    secrets: SecretStore, twilio_secret_id: str, base_url: str | None, delivery: DeliverySettings
-) -> Dispatcher:
+def _delivery(twilio: TwilioSettings) -> tuple[SecretStore, Dispatcher]:
+    """The secret store and the Twilio delivery chain, as ingest and the flusher both use them."""
     from bridge.delivery import AttemptHttpClient, TwilioMessageSender
     from bridge.dispatch import Dispatcher
     from bridge.retry import RetryPolicy
 
+    secrets = SecretStore(twilio.secrets_max_age_seconds, boto_config=AWS_CONFIG)
+    delivery = twilio.delivery
     sender = TwilioMessageSender(
-        credentials=lambda: secrets.twilio_credentials(twilio_secret_id),
+        credentials=lambda: secrets.twilio_credentials(twilio.secret_id),
         http_client=AttemptHttpClient(timeout=delivery.timeout_seconds),
-        base_url=base_url,
+        base_url=twilio.api_base_url,
     )
     policy = RetryPolicy(
         max_attempts=delivery.max_attempts,
@@ -88,19 +90,23 @@ def _dispatcher(
         base_delay=delivery.backoff_base_seconds,
         max_delay=delivery.backoff_cap_seconds,
     )
-    return Dispatcher(sender, policy)
+    return secrets, Dispatcher(sender, policy)
 
 
 def _flusher(parking: ParkingSettings, registry: DynamoCallRegistry, dispatcher: Dispatcher) -> Flusher:
-    from bridge.ledger import Ledger
     from bridge.parking import Flusher, ParkedStore
 
-    return Flusher(
-        ParkedStore(parking.parked_table, dynamodb()),
-        registry,
-        dispatcher,
-        Ledger(parking.ledger_table, dynamodb(), parking.ledger_retention_seconds),
-    )
+    return Flusher(ParkedStore(parking.parked_table, dynamodb()), registry, dispatcher, _ledger(parking))
+
+
+def _ledger(parking: ParkingSettings) -> Ledger:
+    from bridge.ledger import Ledger
+
+    return Ledger(parking.ledger_table, dynamodb(), parking.ledger_retention_seconds)
+
+
+def _registry(calls_table: str, max_call_seconds: int) -> DynamoCallRegistry:
+    return DynamoCallRegistry(calls_table, dynamodb(), tombstone_seconds=max_call_seconds)
 
 
 @cache
@@ -112,9 +118,8 @@ def ingest_service() -> IngestService:
     from bridge.sources import load_profiles
 
     settings = IngestSettings.from_env()
-    secrets = SecretStore(settings.secrets_max_age_seconds, boto_config=AWS_CONFIG)
-    dispatcher = _dispatcher(secrets, settings.twilio_secret_id, settings.twilio_api_base_url, settings.delivery)
-    registry = DynamoCallRegistry(settings.calls_table, dynamodb(), tombstone_seconds=settings.max_call_seconds)
+    secrets, dispatcher = _delivery(settings.twilio)
+    registry = _registry(settings.calls_table, settings.max_call_seconds)
     parking = settings.parking
     return IngestService(
         webhook_secrets=lambda: secrets.webhook_secrets(settings.webhook_secret_id),
@@ -129,27 +134,24 @@ def ingest_service() -> IngestService:
             max_hold_seconds=parking.max_hold_seconds,
             default_hold_seconds=parking.default_hold_seconds,
         ),
-        reserve_seconds=settings.delivery.reserve_seconds,
+        reserve_seconds=settings.twilio.delivery.reserve_seconds,
     )
 
 
 @cache
 def flush_service() -> StreamService:
     from bridge.config import FlushSettings
-    from bridge.ledger import Ledger
     from bridge.streams import StreamService
 
     settings = FlushSettings.from_env()
-    secrets = SecretStore(settings.secrets_max_age_seconds, boto_config=AWS_CONFIG)
-    dispatcher = _dispatcher(secrets, settings.twilio_secret_id, settings.twilio_api_base_url, settings.delivery)
-    registry = DynamoCallRegistry(settings.calls_table, dynamodb(), tombstone_seconds=settings.max_call_seconds)
+    _, dispatcher = _delivery(settings.twilio)
     parking = settings.parking
     return StreamService(
         calls_table=settings.calls_table,
         parked_table=parking.parked_table,
-        flusher=_flusher(parking, registry, dispatcher),
-        ledger=Ledger(parking.ledger_table, dynamodb(), parking.ledger_retention_seconds),
-        reserve_seconds=settings.delivery.reserve_seconds,
+        flusher=_flusher(parking, _registry(settings.calls_table, settings.max_call_seconds), dispatcher),
+        ledger=_ledger(parking),
+        reserve_seconds=settings.twilio.delivery.reserve_seconds,
     )
 
 
@@ -159,8 +161,7 @@ def calls_service() -> CallsService:
     from bridge.config import CallsSettings
 
     settings = CallsSettings.from_env()
-    registry = DynamoCallRegistry(settings.calls_table, dynamodb(), tombstone_seconds=settings.max_call_seconds)
-    return CallsService(registry, settings.max_call_seconds)
+    return CallsService(_registry(settings.calls_table, settings.max_call_seconds), settings.max_call_seconds)
 
 
 @cache
@@ -172,7 +173,7 @@ def call_status_service() -> CallStatusService:
     secrets = SecretStore(settings.secrets_max_age_seconds, boto_config=AWS_CONFIG)
     return CallStatusService(
         auth_token=lambda: secrets.twilio_credentials(settings.twilio_secret_id).auth_token,
-        registry=DynamoCallRegistry(settings.calls_table, dynamodb(), tombstone_seconds=settings.max_call_seconds),
+        registry=_registry(settings.calls_table, settings.max_call_seconds),
         public_base_url=settings.public_base_url,
         max_call_seconds=settings.max_call_seconds,
     )

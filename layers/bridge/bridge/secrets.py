@@ -66,13 +66,25 @@ class SecretStore:
     def __init__(self, max_age_seconds: int, boto_config: Config | None = None) -> None:
         self._max_age = max_age_seconds
         self._provider = SecretsProvider(boto_config=boto_config)
+        # Parsed once per secret value, not once per event: the raw value only changes on rotation.
+        self._parsed: dict[tuple[str, str], Any] = {}
 
     def twilio_credentials(self, secret_id: str) -> TwilioCredentials:
-        return TwilioCredentials.parse(self._fetch(secret_id))
+        credentials: TwilioCredentials = self._parse(secret_id, TwilioCredentials.parse)
+        return credentials
 
     def webhook_secrets(self, secret_id: str) -> dict[str, tuple[str, ...]]:
         """Secrets by source name; the old single-secret formats belong to `default`."""
-        return parse_secrets(self._fetch(secret_id))
+        secrets: dict[str, tuple[str, ...]] = self._parse(secret_id, parse_secrets)
+        return secrets
+
+    def _parse(self, secret_id: str, parse: Any) -> Any:
+        raw = self._fetch(secret_id)
+        key = (secret_id, raw)
+        if key not in self._parsed:
+            self._parsed = {k: v for k, v in self._parsed.items() if k[0] != secret_id}
+            self._parsed[key] = parse(raw)
+        return self._parsed[key]
 
     def _fetch(self, secret_id: str) -> str:
         try:
