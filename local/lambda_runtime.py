@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import importlib.util
-import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -136,7 +135,3 @@ def http_event(
 def response_body(response: Mapping[str, Any]) -> bytes:
     body = response.get("body") or ""
     return base64.b64decode(body) if response.get("isBase64Encoded") else str(body).encode("utf-8")
-
-
-def response_json(response: Mapping[str, Any]) -> Any:
-    return json.loads(response_body(response) or b"null")

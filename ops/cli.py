@@ -26,11 +26,11 @@ from typing import Any
 
 import boto3
 
-from bridge.calls import CALL_SID, recipient_key
+from bridge.calls import recipient_key
 from bridge.config import DEFAULT_MAX_CALL_SECONDS, DeliverySettings
 from bridge.errors import BridgeError
 from bridge.ledger import Ledger, LedgerEntry
-from bridge.registry import DynamoCallRegistry, decode_state
+from bridge.registry import CALL_SID, DynamoCallRegistry, decode_state
 from bridge.retry import Deadline
 
 LOCAL_ENDPOINT = "http://127.0.0.1:5005"

@@ -7,7 +7,6 @@ end are removed, and nothing else is touched.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -18,16 +17,15 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 
 from bridge.errors import InvalidCallback, InvalidTwilioSignature
 from bridge.observability import logger
+from bridge.registry import CALL_SID, MAX_KEY_CHARS
 
 if TYPE_CHECKING:
     from bridge.registry import CallRegistry, Change
 
 STARTING = frozenset({"initiated", "ringing", "in-progress", "answered"})
 ENDING = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
-CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 CLIENT_PREFIX = "client:"
 IDENTITY_PREFIX = "identity:"
-MAX_KEY_CHARS = 256
 
 
 class FormParams(dict[str, list[str]]):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -10,12 +9,10 @@ from jsonschema import Draft202012Validator
 
 from bridge.envelope import parse_json, schema_errors
 from bridge.errors import CallNotFound, InvalidRequest, SchemaViolation, UnsupportedMediaType
+from bridge.registry import CALL_SID, MAX_KEY_CHARS
 
 if TYPE_CHECKING:
     from bridge.registry import ActiveCall, CallRegistry
-
-CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
-MAX_KEY_CHARS = 256
 
 
 class CallsService:

@@ -16,6 +16,7 @@ overwrite a newer one. Nothing here scans.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,9 @@ from bridge.errors import CallMismatch, CallNotFound, StoreUnavailable
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
+# The recipient key and Call SID every part of the bridge accepts.
+CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+MAX_KEY_CHARS = 256
 # Optimistic writes retried this often before contention counts as unavailability.
 _MAX_WRITE_ATTEMPTS = 8
 

@@ -21,10 +21,9 @@ from jsonschema import Draft202012Validator
 
 from bridge.envelope import Event, schema_errors, validator_for
 from bridge.errors import ConfigurationError, SchemaViolation
+from bridge.registry import MAX_KEY_CHARS
 
-DEFAULT_SOURCE = "default"
 MAX_ID_CHARS = 256
-MAX_KEY_CHARS = 256
 
 # What each built-in scheme knows about its sender's deliveries, unless the profile says otherwise.
 _SCHEME_DEFAULTS: dict[str, dict[str, str]] = {
