@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.config import CallsSettings, IngestSettings
+from bridge.config import (
+    CallsSettings,
+    CallStatusSettings,
+    EnvSettings,
+    FlushSettings,
+    IngestSettings,
+    ParkingSettings,
+    TwilioSettings,
+)
 from bridge.errors import ConfigurationError
 
 BASE = {
@@ -56,3 +64,57 @@ def test_calls_function_needs_only_its_table() -> None:
     assert CallsSettings.from_env({"CALLS_TABLE": "calls"}).max_call_seconds == 4 * 3600
     with pytest.raises(ConfigurationError, match="CALLS_TABLE"):
         CallsSettings.from_env({})
+
+
+def test_each_class_names_every_variable_it_reads_and_its_groups_too() -> None:
+    assert CallsSettings.env_names() == {"CALLS_TABLE", "MAX_CALL_SECONDS"}
+    assert TwilioSettings.env_names() | ParkingSettings.env_names() <= IngestSettings.env_names()
+    assert TwilioSettings.env_names() | ParkingSettings.env_names() <= FlushSettings.env_names()
+    assert CallStatusSettings.env_names() == {
+        "CALLS_TABLE",
+        "TWILIO_SECRET_ID",
+        "PUBLIC_BASE_URL",
+        "MAX_CALL_SECONDS",
+        "SECRETS_MAX_AGE_SECONDS",
+    }
+    # Those without a default are the ones a deployment must set
+    assert CallStatusSettings.env_names(required_only=True) == {"CALLS_TABLE", "TWILIO_SECRET_ID"}
+
+
+@pytest.mark.parametrize("settings", [IngestSettings, FlushSettings, CallsSettings, CallStatusSettings])
+def test_every_named_variable_is_really_read(settings: type[EnvSettings]) -> None:
+    # Unset, each required one is reported; set to what no number or URL can be, each of the others
+    problems = []
+    for env in ({}, dict.fromkeys(settings.env_names(), "\x00bad")):
+        with pytest.raises(ConfigurationError) as raised:
+            settings.from_env(env)
+        problems.append(str(raised.value))
+    for name in settings.env_names():
+        assert f"{name} is required" in problems[0] or f"{name} must" in problems[1], name
+
+
+def test_problems_keep_their_wording() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        CallStatusSettings.from_env(
+            {"MAX_CALL_SECONDS": "59", "PUBLIC_BASE_URL": "ftp://x", "SECRETS_MAX_AGE_SECONDS": "1.5"}
+        )
+    assert str(raised.value) == (
+        "invalid configuration: CALLS_TABLE is required; TWILIO_SECRET_ID is required; "
+        "PUBLIC_BASE_URL must start with https:// (or http:// locally), got 'ftp://x'; "
+        "MAX_CALL_SECONDS must be at least 60, got '59'; SECRETS_MAX_AGE_SECONDS must be a int, got '1.5'"
+    )
+    with pytest.raises(ConfigurationError, match=r"TWILIO_TIMEOUT_SECONDS must be at least 0\.1, got '0'"):
+        FlushSettings.from_env({"TWILIO_TIMEOUT_SECONDS": "0"})
+
+
+def test_ledger_retention_is_configured_in_days_and_kept_in_seconds() -> None:
+    assert IngestSettings.from_env(BASE).parking.ledger_retention_seconds == 14 * 86400
+    assert IngestSettings.from_env({**BASE, "LEDGER_RETENTION_DAYS": "2"}).parking.ledger_retention_seconds == 172800
+    with pytest.raises(ConfigurationError, match="LEDGER_RETENTION_DAYS must be at least 1"):
+        IngestSettings.from_env({**BASE, "LEDGER_RETENTION_DAYS": "0"})
+
+
+def test_blank_values_count_as_unset() -> None:
+    settings = FlushSettings.from_env({**BASE, "TWILIO_API_BASE_URL": "", "TWILIO_MAX_ATTEMPTS": "  "})
+    assert settings.twilio.api_base_url is None
+    assert settings.twilio.delivery.max_attempts == 3

@@ -5,15 +5,29 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bridge.config import CallsSettings, CallStatusSettings, EnvSettings, FlushSettings, IngestSettings
 from local import template
 
 TEMPLATE = template.load()
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def statements(logical_id: str) -> list[dict]:  # type: ignore[type-arg]
+def policies(logical_id: str) -> list[dict]:  # type: ignore[type-arg]
+    """The function's policy documents: inline ones, and the managed policies of this template it
+    attaches (under a condition too: `!If [Condition, !Ref Policy, !Ref AWS::NoValue]`)."""
     found = []
     for policy in TEMPLATE.resources[logical_id]["Properties"]["Policies"]:
+        if "Fn::If" in policy:
+            policy = policy["Fn::If"][1]
+        if set(policy) == {"Ref"}:
+            policy = TEMPLATE.resources[policy["Ref"]]["Properties"]["PolicyDocument"]
+        found.append(policy)
+    return found
+
+
+def statements(logical_id: str) -> list[dict]:  # type: ignore[type-arg]
+    found = []
+    for policy in policies(logical_id):
         for statement in policy["Statement"]:
             if "Fn::If" in statement:
                 statement = statement["Fn::If"][1]
@@ -110,3 +124,71 @@ def test_parked_expiries_reach_the_flush_function_only_from_ttl_deletions() -> N
     assert parked.patterns == (
         {"eventName": ["REMOVE"], "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]}},
     )
+
+
+# Which settings class each function reads its configuration with (bridge.runtime).
+SETTINGS: dict[str, type[EnvSettings]] = {
+    "IngestFunction": IngestSettings,
+    "FlushFunction": FlushSettings,
+    "CallsFunction": CallsSettings,
+    "CallStatusFunction": CallStatusSettings,
+}
+
+
+def test_every_function_is_given_only_variables_its_settings_read_and_every_required_one() -> None:
+    functions = TEMPLATE.functions()
+    assert set(functions) == set(SETTINGS)
+    for logical_id, function in functions.items():
+        # Globals merged with the function's own; Powertools reads its POWERTOOLS_* itself
+        given = {name for name in function.environment if not name.startswith("POWERTOOLS_")}
+        read, required = SETTINGS[logical_id].env_names(), SETTINGS[logical_id].env_names(required_only=True)
+        assert given <= read, f"{logical_id} is given variables it never reads: {sorted(given - read)}"
+        assert required <= given, f"{logical_id} lacks required variables: {sorted(required - given)}"
+
+
+def test_globals_give_every_function_only_powertools_variables() -> None:
+    variables = TEMPLATE.document["Globals"]["Function"]["Environment"]["Variables"]
+    assert all(name.startswith("POWERTOOLS_") for name in variables), sorted(variables)
+
+
+def test_every_function_logs_under_its_own_service_name() -> None:
+    names = {
+        logical_id: TEMPLATE.resources[logical_id]["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        for logical_id in TEMPLATE.functions()
+    }
+    assert len(set(names.values())) == len(names), names
+
+
+def test_secrets_are_decrypted_only_through_secrets_manager_by_the_functions_that_read_them() -> None:
+    # The kms:Decrypt statement is written once, in a managed policy that exists only with a key
+    managed = {
+        logical_id: resource
+        for logical_id, resource in TEMPLATE.resources.items()
+        if resource["Type"] == "AWS::IAM::ManagedPolicy"
+    }
+    decrypting = [
+        (logical_id, statement)
+        for logical_id, resource in managed.items()
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "kms:Decrypt"
+    ]
+    [(policy, statement)] = decrypting
+    assert managed[policy]["Condition"] == "HasSecretsKmsKey"
+    assert statement["Resource"] == {"Ref": "SecretsKmsKeyArn"}
+    assert statement["Condition"] == {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}}
+    }
+    assert "kms:" not in json.dumps(
+        [resource for resource in TEMPLATE.resources.values() if resource not in managed.values()]
+    )
+
+    # And it is attached, under the same condition, to exactly the functions that read a secret
+    for logical_id in TEMPLATE.functions():
+        attached = [
+            entry
+            for entry in TEMPLATE.resources[logical_id]["Properties"]["Policies"]
+            if entry == {"Fn::If": ["HasSecretsKmsKey", {"Ref": policy}, {"Ref": "AWS::NoValue"}]}
+        ]
+        reads_secrets = "secretsmanager:GetSecretValue" in json.dumps(statements(logical_id))
+        assert len(attached) == (1 if reads_secrets else 0), logical_id
+    assert "kms:Decrypt" not in json.dumps(statements("CallsFunction"))

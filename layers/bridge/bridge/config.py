@@ -1,10 +1,19 @@
-"""Settings parsed once per container from the environment; loud when wrong."""
+"""Settings parsed once per container from the environment; loud when wrong.
+
+Each field names its environment variable, kind and minimum once, in its dataclass metadata
+(`metadata=_var(...)`); its default is the field's own. One reader turns any settings class into a
+value, nested groups included, and collects every problem before it raises, so one deploy fixes
+them all. `env_names()` lists what a class reads, so template.yaml can be checked against it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Self
 
 from bridge.errors import ConfigurationError
 
@@ -16,13 +25,50 @@ DEFAULT_MAX_CALL_SECONDS = 4 * 3600
 DEFAULT_MAX_HOLD_SECONDS = 300
 DEFAULT_LEDGER_RETENTION_DAYS = 14
 
+# required: a non-empty string; url: optional, http(s)://; int and float: optional, with a minimum.
+type Kind = Literal["required", "url", "int", "float"]
+
+_ENV = "env"
+
 
 @dataclass(frozen=True)
-class DeliverySettings:
+class EnvVar:
+    """How one field is read: its variable, its kind, its minimum, and its unit in the field's."""
+
+    name: str
+    kind: Kind
+    minimum: float = 0
+    # The field holds the variable's value times this (LEDGER_RETENTION_DAYS -> seconds).
+    scale: int = 1
+
+
+def _var(name: str, kind: Kind = "required", *, minimum: float = 0, scale: int = 1) -> dict[str, EnvVar]:
+    """Field metadata: the field is read from the variable `name`; its default is the field's."""
+    return {_ENV: EnvVar(name, kind, minimum, scale)}
+
+
+class EnvSettings:
+    """What every settings class can do: read itself from the environment, and name what it reads."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
+        reader = _Reader(os.environ if env is None else env)
+        settings = reader.read(cls)
+        reader.raise_if_invalid()
+        return settings
+
+    @classmethod
+    def env_names(cls, *, required_only: bool = False) -> frozenset[str]:
+        """Every environment variable this class (and its groups) reads, or only those without a default."""
+        return frozenset(var.name for var in _variables(cls) if not required_only or var.kind == "required")
+
+
+@dataclass(frozen=True)
+class DeliverySettings(EnvSettings):
     """How hard one invocation may try Twilio before it gives the sender a 503."""
 
-    timeout_seconds: float = 4.0
-    max_attempts: int = 3
+    timeout_seconds: float = field(default=4.0, metadata=_var("TWILIO_TIMEOUT_SECONDS", "float", minimum=0.1))
+    max_attempts: int = field(default=3, metadata=_var("TWILIO_MAX_ATTEMPTS", "int", minimum=1))
     # Time kept back from the Lambda deadline so the answer always gets out.
     reserve_seconds: float = 1.0
     backoff_base_seconds: float = 0.1
@@ -30,182 +76,134 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
-class ParkingSettings:
+class ParkingSettings(EnvSettings):
     """Where parked events wait, and where undeliverable ones are recorded."""
 
-    parked_table: str
-    ledger_table: str
-    max_hold_seconds: int = DEFAULT_MAX_HOLD_SECONDS
-    default_hold_seconds: int = 0
-    ledger_retention_seconds: int = DEFAULT_LEDGER_RETENTION_DAYS * 86400
-
-    @classmethod
-    def read(cls, reader: _Reader) -> ParkingSettings:
-        return cls(
-            parked_table=reader.required("PARKED_TABLE"),
-            ledger_table=reader.required("LEDGER_TABLE"),
-            max_hold_seconds=reader.integer("MAX_HOLD_SECONDS", DEFAULT_MAX_HOLD_SECONDS, minimum=0),
-            default_hold_seconds=reader.integer("DEFAULT_HOLD_SECONDS", 0, minimum=0),
-            ledger_retention_seconds=86400
-            * reader.integer("LEDGER_RETENTION_DAYS", DEFAULT_LEDGER_RETENTION_DAYS, minimum=1),
-        )
+    parked_table: str = field(metadata=_var("PARKED_TABLE"))
+    ledger_table: str = field(metadata=_var("LEDGER_TABLE"))
+    max_hold_seconds: int = field(default=DEFAULT_MAX_HOLD_SECONDS, metadata=_var("MAX_HOLD_SECONDS", "int", minimum=0))
+    default_hold_seconds: int = field(default=0, metadata=_var("DEFAULT_HOLD_SECONDS", "int", minimum=0))
+    ledger_retention_seconds: int = field(
+        default=DEFAULT_LEDGER_RETENTION_DAYS * 86400,
+        metadata=_var("LEDGER_RETENTION_DAYS", "int", minimum=1, scale=86400),
+    )
 
 
 @dataclass(frozen=True)
-class TwilioSettings:
+class TwilioSettings(EnvSettings):
     """Where the credentials are, how long secrets are cached, and how hard delivery tries."""
 
-    secret_id: str
-    api_base_url: str | None = None
-    secrets_max_age_seconds: int = 300
+    secret_id: str = field(metadata=_var("TWILIO_SECRET_ID"))
+    # Unset: api.twilio.com. Only to point the twilio client at the local emulator.
+    api_base_url: str | None = field(default=None, metadata=_var("TWILIO_API_BASE_URL", "url"))
+    secrets_max_age_seconds: int = field(default=300, metadata=_var("SECRETS_MAX_AGE_SECONDS", "int", minimum=0))
     delivery: DeliverySettings = DeliverySettings()
 
-    @classmethod
-    def read(cls, reader: _Reader) -> TwilioSettings:
-        return cls(
-            secret_id=reader.required("TWILIO_SECRET_ID"),
-            api_base_url=reader.url("TWILIO_API_BASE_URL"),
-            secrets_max_age_seconds=reader.integer("SECRETS_MAX_AGE_SECONDS", 300, minimum=0),
-            delivery=DeliverySettings(
-                timeout_seconds=reader.number("TWILIO_TIMEOUT_SECONDS", 4.0, minimum=0.1),
-                max_attempts=reader.integer("TWILIO_MAX_ATTEMPTS", 3, minimum=1),
-            ),
-        )
-
 
 @dataclass(frozen=True)
-class FlushSettings:
-    calls_table: str
+class FlushSettings(EnvSettings):
+    calls_table: str = field(metadata=_var("CALLS_TABLE"))
     twilio: TwilioSettings
     parking: ParkingSettings
-    max_call_seconds: int = DEFAULT_MAX_CALL_SECONDS
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> FlushSettings:
-        reader = _Reader(os.environ if env is None else env)
-        settings = cls(
-            calls_table=reader.required("CALLS_TABLE"),
-            twilio=TwilioSettings.read(reader),
-            parking=ParkingSettings.read(reader),
-            max_call_seconds=reader.integer("MAX_CALL_SECONDS", DEFAULT_MAX_CALL_SECONDS, minimum=60),
-        )
-        reader.raise_if_invalid()
-        return settings
+    max_call_seconds: int = field(
+        default=DEFAULT_MAX_CALL_SECONDS, metadata=_var("MAX_CALL_SECONDS", "int", minimum=60)
+    )
 
 
 @dataclass(frozen=True)
-class IngestSettings:
-    calls_table: str
-    idempotency_table: str
-    webhook_secret_id: str
+class IngestSettings(EnvSettings):
+    calls_table: str = field(metadata=_var("CALLS_TABLE"))
+    idempotency_table: str = field(metadata=_var("IDEMPOTENCY_TABLE"))
+    webhook_secret_id: str = field(metadata=_var("WEBHOOK_SECRET_ID"))
     twilio: TwilioSettings
     parking: ParkingSettings
-    max_content_bytes: int = DEFAULT_MAX_CONTENT_BYTES
-    idempotency_ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS
-    max_call_seconds: int = DEFAULT_MAX_CALL_SECONDS
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> IngestSettings:
-        reader = _Reader(os.environ if env is None else env)
-        settings = cls(
-            calls_table=reader.required("CALLS_TABLE"),
-            idempotency_table=reader.required("IDEMPOTENCY_TABLE"),
-            webhook_secret_id=reader.required("WEBHOOK_SECRET_ID"),
-            twilio=TwilioSettings.read(reader),
-            parking=ParkingSettings.read(reader),
-            max_content_bytes=reader.integer("MAX_CONTENT_BYTES", DEFAULT_MAX_CONTENT_BYTES, minimum=2),
-            idempotency_ttl_seconds=reader.integer(
-                "IDEMPOTENCY_TTL_SECONDS", DEFAULT_IDEMPOTENCY_TTL_SECONDS, minimum=60
-            ),
-            max_call_seconds=reader.integer("MAX_CALL_SECONDS", DEFAULT_MAX_CALL_SECONDS, minimum=60),
-        )
-        reader.raise_if_invalid()
-        return settings
+    max_content_bytes: int = field(
+        default=DEFAULT_MAX_CONTENT_BYTES, metadata=_var("MAX_CONTENT_BYTES", "int", minimum=2)
+    )
+    idempotency_ttl_seconds: int = field(
+        default=DEFAULT_IDEMPOTENCY_TTL_SECONDS, metadata=_var("IDEMPOTENCY_TTL_SECONDS", "int", minimum=60)
+    )
+    max_call_seconds: int = field(
+        default=DEFAULT_MAX_CALL_SECONDS, metadata=_var("MAX_CALL_SECONDS", "int", minimum=60)
+    )
 
 
 @dataclass(frozen=True)
-class CallsSettings:
-    calls_table: str
-    max_call_seconds: int = DEFAULT_MAX_CALL_SECONDS
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> CallsSettings:
-        reader = _Reader(os.environ if env is None else env)
-        settings = cls(
-            calls_table=reader.required("CALLS_TABLE"),
-            max_call_seconds=reader.integer("MAX_CALL_SECONDS", DEFAULT_MAX_CALL_SECONDS, minimum=60),
-        )
-        reader.raise_if_invalid()
-        return settings
+class CallsSettings(EnvSettings):
+    calls_table: str = field(metadata=_var("CALLS_TABLE"))
+    max_call_seconds: int = field(
+        default=DEFAULT_MAX_CALL_SECONDS, metadata=_var("MAX_CALL_SECONDS", "int", minimum=60)
+    )
 
 
 @dataclass(frozen=True)
-class CallStatusSettings:
-    calls_table: str
-    twilio_secret_id: str
+class CallStatusSettings(EnvSettings):
+    calls_table: str = field(metadata=_var("CALLS_TABLE"))
+    twilio_secret_id: str = field(metadata=_var("TWILIO_SECRET_ID"))
     # Scheme, host and base path Twilio calls, when they differ from what Lambda sees.
-    public_base_url: str | None = None
-    max_call_seconds: int = DEFAULT_MAX_CALL_SECONDS
-    secrets_max_age_seconds: int = 300
+    public_base_url: str | None = field(default=None, metadata=_var("PUBLIC_BASE_URL", "url"))
+    max_call_seconds: int = field(
+        default=DEFAULT_MAX_CALL_SECONDS, metadata=_var("MAX_CALL_SECONDS", "int", minimum=60)
+    )
+    secrets_max_age_seconds: int = field(default=300, metadata=_var("SECRETS_MAX_AGE_SECONDS", "int", minimum=0))
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> CallStatusSettings:
-        reader = _Reader(os.environ if env is None else env)
-        settings = cls(
-            calls_table=reader.required("CALLS_TABLE"),
-            twilio_secret_id=reader.required("TWILIO_SECRET_ID"),
-            public_base_url=reader.url("PUBLIC_BASE_URL"),
-            max_call_seconds=reader.integer("MAX_CALL_SECONDS", DEFAULT_MAX_CALL_SECONDS, minimum=60),
-            secrets_max_age_seconds=reader.integer("SECRETS_MAX_AGE_SECONDS", 300, minimum=0),
-        )
-        reader.raise_if_invalid()
-        return settings
+
+def _groups_and_variables(cls: type[Any]) -> Iterator[tuple[dataclasses.Field[Any], EnvVar | type[Any]]]:
+    """Each field of a settings class that is read: with its variable, or with its group's class."""
+    hints = typing.get_type_hints(cls)
+    for spec in dataclasses.fields(cls):
+        var = spec.metadata.get(_ENV)
+        if isinstance(var, EnvVar):
+            yield spec, var
+        elif isinstance(hints[spec.name], type) and issubclass(hints[spec.name], EnvSettings):
+            yield spec, hints[spec.name]
+
+
+def _variables(cls: type[Any]) -> Iterator[EnvVar]:
+    for _, source in _groups_and_variables(cls):
+        if isinstance(source, EnvVar):
+            yield source
+        else:
+            yield from _variables(source)
 
 
 class _Reader:
-    """Collects every problem before failing, so one deploy fixes them all."""
+    """Reads settings classes from one environment, collecting every problem before failing."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
         self._problems: list[str] = []
 
-    def optional(self, name: str) -> str | None:
-        value = self._env.get(name, "").strip()
-        return value or None
+    def read[T](self, cls: type[T]) -> T:
+        values: dict[str, Any] = {}
+        for spec, source in _groups_and_variables(cls):
+            values[spec.name] = self._value(source, spec.default) if isinstance(source, EnvVar) else self.read(source)
+        return cls(**values)
 
-    def required(self, name: str) -> str:
-        value = self.optional(name)
-        if value is None:
-            self._problems.append(f"{name} is required")
-            return ""
-        return value
-
-    def url(self, name: str) -> str | None:
-        value = self.optional(name)
-        if value is not None and not value.startswith(("https://", "http://")):
-            self._problems.append(f"{name} must start with https:// (or http:// locally), got {value!r}")
-            return None
-        return value
-
-    def integer(self, name: str, default: int, *, minimum: int) -> int:
-        return int(self._parse(name, default, int, minimum))
-
-    def number(self, name: str, default: float, *, minimum: float) -> float:
-        return float(self._parse(name, default, float, minimum))
-
-    def _parse(self, name: str, default: float, kind: type[int] | type[float], minimum: float) -> float:
-        raw = self.optional(name)
+    def _value(self, var: EnvVar, default: Any) -> Any:
+        raw = self._env.get(var.name, "").strip() or None
+        if var.kind == "required":
+            if raw is None:
+                self._problems.append(f"{var.name} is required")
+                return ""
+            return raw
         if raw is None:
             return default
+        if var.kind == "url":
+            if not raw.startswith(("https://", "http://")):
+                self._problems.append(f"{var.name} must start with https:// (or http:// locally), got {raw!r}")
+                return None
+            return raw
+        kind = int if var.kind == "int" else float
         try:
             value = kind(raw)
         except ValueError:
-            self._problems.append(f"{name} must be a {kind.__name__}, got {raw!r}")
+            self._problems.append(f"{var.name} must be a {kind.__name__}, got {raw!r}")
             return default
-        if value < minimum:
-            self._problems.append(f"{name} must be at least {minimum}, got {raw!r}")
+        if value < var.minimum:
+            self._problems.append(f"{var.name} must be at least {var.minimum}, got {raw!r}")
             return default
-        return value
+        return value * var.scale
 
     def raise_if_invalid(self) -> None:
         if self._problems:
