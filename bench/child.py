@@ -15,10 +15,7 @@ Modes:
 
 from __future__ import annotations
 
-import base64
 import gc
-import hashlib
-import hmac
 import importlib
 import json
 import os
@@ -40,10 +37,28 @@ INIT_DONE_MARKER = "bench-child: init done"
 
 
 def sign(secret: str, event_id: str, timestamp: int, body: str) -> str:
-    """Standard Webhooks v1 signature; the parent checks it against the standardwebhooks package."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    mac = hmac.new(key, f"{event_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
-    return "v1," + base64.b64encode(mac).decode("ascii")
+    """Standard Webhooks v1 signature, from local/senders.py (the one sender-side implementation)."""
+    signature: str = _senders().standard_webhooks_signature(secret, event_id, timestamp, body)
+    return signature
+
+
+_SENDERS: list[Any] = []
+
+
+def _senders() -> Any:
+    """local/senders.py, loaded by path on first use: after Init (the stdlib modules it needs, base64,
+    hashlib and hmac, are the handler's by then) and outside sys.modules, so it is no foreign module."""
+    if not _SENDERS:
+        import importlib.util
+
+        path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "local", "senders.py")
+        spec = importlib.util.spec_from_file_location("bench_senders", path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _SENDERS.append(module)
+    return _SENDERS[0]
 
 
 # -- isolation -----------------------------------------------------------------------------------------

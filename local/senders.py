@@ -1,14 +1,49 @@
-"""How real senders sign their deliveries, for tests, samples and the signing helper.
+"""How real senders sign their deliveries, for tests, samples, the signing helper and the bench.
 
-Each function returns the headers that sender puts on a delivery of `body`.
+Each `*_headers` function returns the headers that sender puts on a delivery of `body`. This is the
+one sender-side implementation: the local stack, `python -m local.sign`, the tests and bench/child.py
+all sign here. It imports only a few standard library modules (no moto, no boto3, not even
+`secrets`, `random` or `typing`), because bench/child.py loads it by path inside a measured
+Lambda-like process that must not preload anything the handler would import.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import os
 import time
 import uuid
+
+
+def new_webhook_secret() -> str:
+    """A fresh Standard Webhooks secret: `whsec_` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(os.urandom(32)).decode("ascii")
+
+
+def standard_webhooks_signature(secret: str, event_id: str, timestamp: int, body: bytes | str) -> str:
+    """The `webhook-signature` value: v1 and the base64 HMAC-SHA256 of "{id}.{timestamp}.{body}",
+    keyed with the secret's base64 payload, as the standardwebhooks package computes it."""
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    # Unpadded secrets are accepted too: b64decode ignores the extra padding.
+    key = base64.b64decode(secret.removeprefix("whsec_") + "==")
+    mac = hmac.new(key, f"{event_id}.{timestamp}.".encode() + raw, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode("ascii")
+
+
+def standard_webhooks_headers(
+    body: bytes | str, secret: str, *, event_id: str | None = None, timestamp: float | None = None
+) -> dict[str, str]:
+    """Standard Webhooks headers for a body (a new event ID and the current time unless given)."""
+    event_id = event_id or "evt_" + os.urandom(12).hex()
+    stamp = int(time.time() if timestamp is None else timestamp)
+    return {
+        "webhook-id": event_id,
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": standard_webhooks_signature(secret, event_id, stamp, body),
+        "content-type": "application/json",
+    }
 
 
 def github_headers(

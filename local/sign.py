@@ -22,8 +22,8 @@ from typing import Any
 import requests
 
 from bridge.signatures import parse_secrets
-from local.senders import github_headers, stripe_headers
-from local.stack import TWILIO_SECRET_NAME, WEBHOOK_SECRET_NAME, aws_environment, sign
+from local.senders import github_headers, standard_webhooks_headers, stripe_headers
+from local.stack import TWILIO_SECRET_NAME, WEBHOOK_SECRET_NAME, aws_environment
 
 DEFAULT_AWS = "http://127.0.0.1:5005"
 DEFAULT_FRONT = "http://127.0.0.1:3000"
@@ -103,7 +103,7 @@ def resign_event(event: dict[str, Any], secrets: dict[str, str]) -> dict[str, An
     elif "stripe-signature" in headers:
         headers.update(stripe_headers(body, secrets["stripe"]))
     elif "webhook-signature" in headers:
-        headers.update(sign(body, secrets["default"], event_id=headers.get("webhook-id")))
+        headers.update(standard_webhooks_headers(body, secrets["default"], event_id=headers.get("webhook-id")))
     return {**event, "headers": headers}
 
 
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.sender == "stripe":
         headers = stripe_headers(body, secret)
     else:
-        headers = sign(body, secret, event_id=args.event_id)
+        headers = standard_webhooks_headers(body, secret, event_id=args.event_id)
     if args.send:
         reply = requests.post(url, data=body.encode("utf-8"), headers=headers, timeout=30)
         print(f"HTTP {reply.status_code}")

@@ -4,24 +4,23 @@ with random local values every start, so nothing secret-looking lives in the rep
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import os
 import secrets
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from standardwebhooks.webhooks import Webhook
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from local import template
 from local.front import HttpFront
 from local.lambda_runtime import invoke
+from local.senders import new_webhook_secret
+from local.senders import standard_webhooks_headers as sign
 from local.streams import StreamPoller, TtlSweeper
 from local.twilio_emulator import Account, TwilioEmulator
 
@@ -251,29 +250,5 @@ class LocalStack:
     # -- senders -------------------------------------------------------------------------------
 
     def sign(self, body: bytes | str, event_id: str | None = None, timestamp: float | None = None) -> dict[str, str]:
+        """Standard Webhooks headers for a body, signed with this stack's default webhook secret."""
         return sign(body, self.credentials.webhook_secret, event_id=event_id, timestamp=timestamp)
-
-
-def new_webhook_secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
-
-
-def sign(
-    body: bytes | str,
-    secret: str,
-    *,
-    event_id: str | None = None,
-    timestamp: float | None = None,
-) -> dict[str, str]:
-    """Standard Webhooks headers for a body, as a sender computes them."""
-    from datetime import UTC, datetime
-
-    text = body.decode("utf-8") if isinstance(body, bytes) else body
-    event_id = event_id or "evt_" + secrets.token_hex(12)
-    moment = datetime.fromtimestamp(time.time() if timestamp is None else timestamp, tz=UTC)
-    return {
-        "webhook-id": event_id,
-        "webhook-timestamp": str(int(moment.timestamp())),
-        "webhook-signature": Webhook(secret).sign(event_id, moment, text),
-        "content-type": "application/json",
-    }

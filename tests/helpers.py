@@ -6,10 +6,13 @@ import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from local.lambda_runtime import http_event, response_body
-from local.stack import LocalStack
+from local.senders import standard_webhooks_headers
+
+if TYPE_CHECKING:  # helpers import no moto: the stack is the integration fixtures'
+    from local.stack import LocalStack
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 
@@ -68,9 +71,7 @@ class Bridge:
         raw = json.dumps(body) if isinstance(body, dict) else body
         signed: dict[str, str] = {"content-type": "application/json"}
         if sign:
-            from local.stack import sign as sign_body
-
-            signed = sign_body(
+            signed = standard_webhooks_headers(
                 raw,
                 secret or self.stack.credentials.webhook_secret,
                 event_id=event_id or new_id(),

@@ -11,7 +11,8 @@ import pytest
 from helpers import Bridge, new_event_body, new_id
 
 from local.lambda_runtime import http_event
-from local.stack import TWILIO_SECRET_NAME, WEBHOOK_SECRET_NAME, new_webhook_secret
+from local.senders import new_webhook_secret
+from local.stack import TWILIO_SECRET_NAME, WEBHOOK_SECRET_NAME
 
 pytestmark = pytest.mark.integration
 
@@ -359,7 +360,7 @@ def test_one_of_several_signatures_matching_is_enough(bridge: Bridge) -> None:
     raw = json.dumps(new_event_body(key))
     good = bridge.stack.sign(raw)
     other = bridge.stack.sign(raw, event_id=good["webhook-id"])  # same secret, for a valid v1 value
-    from local.stack import sign
+    from local.senders import standard_webhooks_headers as sign
 
     stranger = sign(raw, new_webhook_secret(), event_id=good["webhook-id"])
     header = f"{stranger['webhook-signature']} {other['webhook-signature']}"

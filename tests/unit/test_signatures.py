@@ -21,7 +21,8 @@ from bridge.signatures import (
     parse_secrets,
 )
 from bridge.sources import HmacSettings
-from local.stack import new_webhook_secret, sign
+from local.senders import new_webhook_secret
+from local.senders import standard_webhooks_headers as sign
 
 SECRET = new_webhook_secret()
 BODY = b'{"type":"t","timestamp":"2026-11-28T10:00:00Z","to":"k","data":{}}'
