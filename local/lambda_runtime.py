@@ -1,13 +1,17 @@
 """What the Lambda runtime gives a handler, in-process: the module named by the template's Handler,
-a context with a real deadline, and API Gateway HTTP API 2.0 events."""
+a context with a real deadline, its own service name in its logs and metrics, and API Gateway
+HTTP API 2.0 events."""
 
 from __future__ import annotations
 
 import base64
 import importlib.util
+import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
@@ -43,6 +47,10 @@ class LocalContext:
 
 
 _modules: dict[str, ModuleType] = {}
+# One handler import at a time: two threads importing the same circular packages at once (the
+# front's request and a stream poller's first flush both reach Powertools' data classes) can see
+# a partially initialized module and fail with ImportError.
+_loading = threading.Lock()
 
 
 def load_handler(function: Function) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -50,20 +58,85 @@ def load_handler(function: Function) -> Callable[[dict[str, Any], Any], dict[str
     module_name, _, attribute = function.handler.rpartition(".")
     key = f"lambda_functions.{function.logical_id}.{module_name}"
     if key not in _modules:
-        path = function.code_uri / (module_name.replace(".", "/") + ".py")
-        spec = importlib.util.spec_from_file_location(key, path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load {path}")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _modules[key] = module
+        with _loading:
+            if key not in _modules:
+                path = function.code_uri / (module_name.replace(".", "/") + ".py")
+                spec = importlib.util.spec_from_file_location(key, path)
+                if spec is None or spec.loader is None:
+                    raise ImportError(f"cannot load {path}")
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                _modules[key] = module
     handler: Callable[[dict[str, Any], Any], dict[str, Any]] = getattr(_modules[key], attribute)
     return handler
 
 
 def invoke(function: Function, event: dict[str, Any]) -> dict[str, Any]:
     context = LocalContext(function.logical_id, function.memory, function.timeout)
-    return load_handler(function)(event, context)
+    handler = load_handler(function)
+    _install_service_names()
+    token = _service.set(service_name(function))
+    try:
+        return handler(event, context)
+    finally:
+        _service.reset(token)
+
+
+# -- one service name per function ---------------------------------------------------------------
+# In Lambda each function is its own process, and bridge.observability's Logger and Metrics take
+# POWERTOOLS_SERVICE_NAME from its environment. Here every function shares one process, one Logger
+# and one Metrics, named after whichever environment came first. So each invocation carries its
+# function's name in a context variable (per thread: the front and the stream pollers invoke
+# concurrently), and the log records and the metrics' service dimension take it from there.
+# Powertools' thread-safe keys can't carry it: inject_lambda_context(clear_state=True) clears them
+# at the start of every invocation.
+
+_service: ContextVar[str | None] = ContextVar("local_lambda_service", default=None)
+_installed = threading.Lock()
+_installed_on: list[object] = []
+
+
+def service_name(function: Function) -> str | None:
+    """The function's POWERTOOLS_SERVICE_NAME from the template (its own, else the Globals')."""
+    value = function.environment.get("POWERTOOLS_SERVICE_NAME")
+    return value if isinstance(value, str) else None
+
+
+class _InvokedService(logging.Filter):
+    """Gives every record logged during an invocation its function's `service`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        service = _service.get()
+        if service is not None and "service" not in record.__dict__:
+            record.service = service  # an extra key: Powertools' formatter lets it win over its own
+        return True
+
+
+class _InvokedServiceDimension:
+    """Stands in for Metrics.service, which Powertools turns into the `service` dimension with
+    str() when it flushes, at the end of the invocation on the invoking thread."""
+
+    def __init__(self, default: object) -> None:
+        self._default = default
+
+    def __str__(self) -> str:
+        return _service.get() or str(self._default)
+
+    def __bool__(self) -> bool:
+        return bool(_service.get() or self._default)
+
+
+def _install_service_names() -> None:
+    """Once, after the first handler import, so the bridge's Logger and Metrics exist."""
+    if _installed_on:
+        return
+    from bridge.observability import logger, metrics
+
+    with _installed:
+        if not _installed_on:
+            logger.addFilter(_InvokedService())
+            metrics.service = _InvokedServiceDimension(metrics.service)
+            _installed_on.append(logger)
 
 
 def http_event(
