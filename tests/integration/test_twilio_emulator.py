@@ -23,11 +23,12 @@ from typing import Any
 
 import pytest
 import requests
+from emulator_client import ControlClient
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from local.twilio_emulator import Account, EmulatorControl, TwilioEmulator
+from local.twilio_emulator import Account, TwilioEmulator
 
 ACCOUNT_SID = "AC" + "a" * 32
 AUTH_TOKEN = "emulator-test-auth-token"
@@ -76,8 +77,8 @@ def api_key_client(emulator: TwilioEmulator) -> Client:
 
 
 @pytest.fixture
-def control(emulator: TwilioEmulator) -> EmulatorControl:
-    return EmulatorControl(emulator.base_url)
+def control(emulator: TwilioEmulator) -> ControlClient:
+    return ControlClient(emulator.base_url)
 
 
 def _send_udm(client: Client, call_sid: str, payload: Any = None, idempotency_key: str | None = None) -> Any:
@@ -695,25 +696,26 @@ def test_control_health_reports_ok(emulator: TwilioEmulator) -> None:
 
 
 def test_control_create_call_defaults_to_first_account_in_progress(
-    emulator: TwilioEmulator, control: EmulatorControl
+    emulator: TwilioEmulator, control: ControlClient
 ) -> None:
     # Given the control client
-    # When a call is created without arguments
-    call = control.create_call()
+    # When a call is created without an account or SID
+    status, call = control.call("POST", "/calls", {"status": "in-progress"})
 
     # Then it is in progress, on the first account, with a generated CA sid, and visible in-process
+    assert status == 201
     assert call["account_sid"] == ACCOUNT_SID
     assert call["status"] == "in-progress"
     assert CA_SID.match(call["sid"])
-    assert control.calls() == [call] == emulator.calls()
+    assert control.get("/calls") == [call] == emulator.calls()
 
 
-def test_control_create_call_with_explicit_sid_and_status(control: EmulatorControl, client: Client) -> None:
+def test_control_create_call_with_explicit_sid_and_status(control: ControlClient, client: Client) -> None:
     # Given a chosen call SID
     sid = "CA" + "1" * 32
 
     # When a ringing call is created with it
-    call = control.create_call(ACCOUNT_SID, status="ringing", sid=sid)
+    call = control.post("/calls", {"status": "ringing", "account_sid": ACCOUNT_SID, "sid": sid})
 
     # Then the call exists under that SID and takes UDMs
     assert call == {"sid": sid, "account_sid": ACCOUNT_SID, "status": "ringing"}
@@ -721,14 +723,14 @@ def test_control_create_call_with_explicit_sid_and_status(control: EmulatorContr
 
 
 def test_control_set_call_status_completed_makes_udm_fail_with_21220(
-    control: EmulatorControl,
+    control: ControlClient,
     client: Client,
 ) -> None:
     # Given an in-progress call created over the control API
-    call = control.create_call()
+    call = control.post("/calls", {"status": "in-progress"})
 
     # When it is marked completed
-    updated = control.set_call_status(call["sid"], "completed")
+    updated = control.post(f"/calls/{call['sid']}", {"status": "completed"})
 
     # Then UDMs to it are refused
     assert updated["status"] == "completed"
@@ -737,40 +739,45 @@ def test_control_set_call_status_completed_makes_udm_fail_with_21220(
     assert excinfo.value.code == 21220
 
 
-def test_control_rejects_invalid_call_status(control: EmulatorControl) -> None:
+def test_control_rejects_invalid_call_status(control: ControlClient) -> None:
     # Given the control client
     # When a call is created with a status Twilio does not have
-    # Then the emulator answers 400, surfaced as ValueError
-    with pytest.raises(ValueError, match="invalid call status"):
-        control.create_call(status="talking")
+    status, body = control.call("POST", "/calls", {"status": "talking"})
+
+    # Then the emulator answers 400 with the reason
+    assert status == 400
+    assert body["error"].startswith("invalid call status 'talking'")
 
 
-def test_control_set_status_of_unknown_call_raises_key_error(control: EmulatorControl) -> None:
+def test_control_set_status_of_unknown_call_is_404(control: ControlClient) -> None:
     # Given a call SID the emulator does not know
+    sid = "CA" + "9" * 32
+
     # When its status is changed
-    # Then the emulator answers 404, surfaced as KeyError
-    with pytest.raises(KeyError):
-        control.set_call_status("CA" + "9" * 32, "completed")
+    status, body = control.call("POST", f"/calls/{sid}", {"status": "completed"})
+
+    # Then the emulator answers 404 naming the call
+    assert (status, body) == (404, {"error": f"unknown call {sid}"})
 
 
-def test_control_messages_and_stats_reflect_accepted_udms(control: EmulatorControl, client: Client) -> None:
+def test_control_messages_and_stats_reflect_accepted_udms(control: ControlClient, client: Client) -> None:
     # Given a UDM accepted by the emulator
-    call = control.create_call()
+    call = control.post("/calls", {"status": "in-progress"})
     message = _send_udm(client, call["sid"], {"hello": "world"})
 
     # When messages and stats are read over HTTP
-    messages = control.messages()
-    stats = control.stats()
+    messages = control.get("/messages")
+    stats = control.get("/stats")
 
     # Then they match what was sent
     assert [(m["sid"], m["content"]) for m in messages] == [(message.sid, '{"hello": "world"}')]
     assert stats == {"udm_requests": 1, "udm_created": 1, "udm_replayed": 0, "faults_injected": 0}
 
 
-def test_control_faults_are_applied_to_udm_requests(control: EmulatorControl, client: Client) -> None:
+def test_control_faults_are_applied_to_udm_requests(control: ControlClient, client: Client) -> None:
     # Given a 503 fault added over HTTP
-    call = control.create_call()
-    control.add_fault({"status": 503, "retry_after": 1})
+    call = control.post("/calls", {"status": "in-progress"})
+    control.post("/faults", {"status": 503, "retry_after": 1})
 
     # When a UDM is sent
     with pytest.raises(TwilioRestException) as excinfo:
@@ -778,46 +785,47 @@ def test_control_faults_are_applied_to_udm_requests(control: EmulatorControl, cl
 
     # Then the fault was applied and consumed
     assert excinfo.value.status == 503
-    assert control.faults() == []
+    assert control.get("/faults") == []
 
 
-def test_control_clear_faults_discards_queued_faults(control: EmulatorControl, client: Client) -> None:
+def test_control_clear_faults_discards_queued_faults(control: ControlClient, client: Client) -> None:
     # Given faults added over HTTP
-    call = control.create_call()
-    control.add_fault([{"status": 500, "count": 3}, {"drop": "before"}])
+    call = control.post("/calls", {"status": "in-progress"})
+    control.post("/faults", [{"status": 500, "count": 3}, {"drop": "before"}])
 
     # When they are cleared over HTTP
-    control.clear_faults()
+    assert control.call("DELETE", "/faults") == (204, None)
 
     # Then UDMs succeed
     assert KX_SID.match(_send_udm(client, call["sid"]).sid)
 
 
-def test_control_rejects_invalid_fault(control: EmulatorControl) -> None:
+def test_control_rejects_invalid_fault(control: ControlClient) -> None:
     # Given the control client
     # When a fault with an out-of-range status is added
-    # Then the emulator answers 400, surfaced as ValueError
-    with pytest.raises(ValueError, match="status"):
-        control.add_fault({"status": 200})
+    status, body = control.call("POST", "/faults", {"status": 200})
+
+    # Then the emulator answers 400 with the reason
+    assert (status, body) == (400, {"error": "fault 'status' must be an integer HTTP status in 400..599"})
 
 
-def test_control_reset_forgets_state_but_keeps_accounts(control: EmulatorControl, client: Client) -> None:
+def test_control_reset_forgets_state_but_keeps_accounts(control: ControlClient, client: Client) -> None:
     # Given a call, a message, a pending fault and non-zero stats
-    call = control.create_call()
+    call = control.post("/calls", {"status": "in-progress"})
     _send_udm(client, call["sid"], idempotency_key="before-reset")
-    control.add_fault({"status": 500})
+    control.post("/faults", {"status": 500})
 
     # When the emulator is reset over HTTP
-    control.reset()
+    control.post("/reset")
 
     # Then calls, messages, faults and stats are gone, while the account still authenticates
-    assert control.calls() == []
-    assert control.messages() == []
-    assert control.faults() == []
-    assert control.stats() == {"udm_requests": 0, "udm_created": 0, "udm_replayed": 0, "faults_injected": 0}
-    new_call = control.create_call()
+    assert control.get("/calls") == []
+    assert control.get("/messages") == []
+    assert control.get("/faults") == []
+    assert control.get("/stats") == {"udm_requests": 0, "udm_created": 0, "udm_replayed": 0, "faults_injected": 0}
+    new_call = control.post("/calls", {"status": "in-progress"})
     assert KX_SID.match(_send_udm(client, new_call["sid"], idempotency_key="before-reset").sid)
-    assert len(control.messages()) == 1
+    assert len(control.get("/messages")) == 1
 
 
 def test_control_unknown_endpoint_is_404(emulator: TwilioEmulator) -> None:
@@ -1456,14 +1464,16 @@ def test_reset_forgets_callbacks_and_stops_holding(emulator: TwilioEmulator, rec
 
 
 def test_control_drives_an_inbound_call_over_http(
-    emulator: TwilioEmulator, control: EmulatorControl, receiver: CallbackReceiver
+    emulator: TwilioEmulator, control: ControlClient, receiver: CallbackReceiver
 ) -> None:
     # Given an inbound call placed over the control API with a chosen caller
-    call = control.place_inbound("bob", receiver.url(), caller="+15552220000")
+    call = control.post(
+        "/calls/inbound", {"identity": "bob", "status_callback": receiver.url(), "caller": "+15552220000"}
+    )
 
     # When it is answered and hung up over HTTP
-    answered = control.answer(call["child"])
-    ended = control.hang_up(call["child"])
+    answered = control.post(f"/calls/{call['child']}/answer")
+    ended = control.post(f"/calls/{call['child']}/hangup", {"status": "completed"})
 
     # Then the same signed callbacks were sent as in-process, and the control API reports them
     got = receiver.received()
@@ -1472,21 +1482,30 @@ def test_control_drives_an_inbound_call_over_http(
     assert all(_signed_for(item) for item in got)
     assert answered["status"] == "in-progress"
     assert (ended["child"]["status"], ended["parent"]["status"]) == ("completed", "completed")
-    assert control.callbacks() == emulator.callbacks()
-    assert control.calls() == emulator.calls()
+    assert control.get("/callbacks") == emulator.callbacks()
+    assert control.get("/calls") == emulator.calls()
 
 
 def test_control_drives_an_outbound_call_with_events_and_app_status_callback_over_http(
-    control: EmulatorControl, receiver: CallbackReceiver
+    control: ControlClient, receiver: CallbackReceiver
 ) -> None:
     # Given an outbound call placed over HTTP, reporting only answered and completed for the child
     dial_url = receiver.url("/twilio/call-status" + DIAL_QUERY)
     app_url = receiver.url("/twilio/call-status")
-    call = control.place_outbound("alice", dial_url, app_url, to="+15558887777", events=["answered", "completed"])
+    call = control.post(
+        "/calls/outbound",
+        {
+            "identity": "alice",
+            "status_callback": dial_url,
+            "app_status_callback": app_url,
+            "to": "+15558887777",
+            "events": ["answered", "completed"],
+        },
+    )
 
     # When the callee answers and the SDK user hangs up with a final status
-    control.answer(call["child"])
-    control.hang_up(call["parent"], "completed")
+    control.post(f"/calls/{call['child']}/answer")
+    control.post(f"/calls/{call['parent']}/hangup", {"status": "completed"})
 
     # Then the child's two callbacks went to DIAL_URL and the parent's completed to APP_URL
     got = receiver.received()
@@ -1501,17 +1520,17 @@ def test_control_drives_an_outbound_call_with_events_and_app_status_callback_ove
 
 
 def test_control_holds_releases_and_replays_callbacks_over_http(
-    control: EmulatorControl, receiver: CallbackReceiver
+    control: ControlClient, receiver: CallbackReceiver
 ) -> None:
     # Given callbacks held over HTTP while a call is placed
-    control.hold_callbacks(True)
-    control.place_inbound("bob", receiver.url())
+    control.post("/callbacks/hold", {"hold": True})
+    control.post("/calls/inbound", {"identity": "bob", "status_callback": receiver.url()})
     assert receiver.received() == []
 
     # When they are released in reverse order, holding is turned off, and the first is replayed
-    released = control.release_callbacks([1, 0])
-    control.hold_callbacks(False)
-    replayed = control.replay_callback(0)
+    released = control.post("/callbacks/release", {"order": [1, 0]})
+    control.post("/callbacks/hold", {"hold": False})
+    replayed = control.post("/callbacks/0/replay")
 
     # Then the receiver got ringing, initiated, then initiated again with the same signature
     got = receiver.received()
@@ -1561,31 +1580,37 @@ def test_control_callback_endpoints_answer_with_documented_status_codes(
     assert requests.get(base + "/calls/inbound", timeout=10).status_code == 405
 
 
-def test_control_errors_surface_as_value_and_key_errors(control: EmulatorControl, receiver: CallbackReceiver) -> None:
+def test_control_errors_are_400_and_404_with_the_reason(control: ControlClient, receiver: CallbackReceiver) -> None:
     # Given the control client
+    unknown_sid = "CA" + "0" * 32
+
     # When invalid or unknown things are asked for over HTTP
-    # Then 400 surfaces as ValueError and 404 as KeyError, as for the other control calls
-    with pytest.raises(ValueError, match="identity"):
-        control.place_inbound("", receiver.url())
-    with pytest.raises(ValueError, match="event"):
-        control.place_outbound("alice", receiver.url(), events=["hangup"])
-    with pytest.raises(KeyError):
-        control.hang_up("CA" + "0" * 32)
-    with pytest.raises(KeyError):
-        control.replay_callback(0)
+    empty_identity = control.call("POST", "/calls/inbound", {"identity": "", "status_callback": receiver.url()})
+    bad_event = control.call(
+        "POST", "/calls/outbound", {"identity": "alice", "status_callback": receiver.url(), "events": ["hangup"]}
+    )
+    unknown_call = control.call("POST", f"/calls/{unknown_sid}/hangup", {"status": "completed"})
+    unknown_callback = control.call("POST", "/callbacks/0/replay")
+
+    # Then invalid input is 400 and unknown calls and callbacks 404, each with the reason
+    assert empty_identity == (400, {"error": "'identity' must be a non-empty string"})
+    assert bad_event[0] == 400
+    assert bad_event[1]["error"].startswith("invalid status callback event 'hangup'")
+    assert unknown_call == (404, {"error": f"unknown call {unknown_sid}"})
+    assert unknown_callback == (404, {"error": "unknown callback 0"})
 
 
-def test_control_reset_clears_callbacks_and_hold_mode(control: EmulatorControl, receiver: CallbackReceiver) -> None:
+def test_control_reset_clears_callbacks_and_hold_mode(control: ControlClient, receiver: CallbackReceiver) -> None:
     # Given held callbacks over HTTP
-    control.hold_callbacks()
-    control.place_inbound("bob", receiver.url())
+    control.post("/callbacks/hold", {"hold": True})
+    control.post("/calls/inbound", {"identity": "bob", "status_callback": receiver.url()})
 
     # When the emulator is reset over HTTP
-    control.reset()
+    control.post("/reset")
 
     # Then no callbacks remain and new ones are sent straight away
-    assert control.callbacks() == []
-    control.place_inbound("bob", receiver.url())
+    assert control.get("/callbacks") == []
+    control.post("/calls/inbound", {"identity": "bob", "status_callback": receiver.url()})
     assert _statuses(receiver.received()) == ["initiated", "ringing"]
 
 
@@ -1648,7 +1673,7 @@ def test_module_runs_standalone_until_interrupted() -> None:
                 base_url = found.group(1) if found else None
 
             # When it is health-checked and then interrupted with Ctrl-C
-            healthy = EmulatorControl(base_url).health()
+            healthy = ControlClient(base_url).call("GET", "/health") == (200, {"ok": True})
             proc.send_signal(signal.SIGINT)
             returncode = proc.wait(timeout=20)
         finally:
