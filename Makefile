@@ -57,6 +57,8 @@ test-faults: $(VENV)/.installed ## The fault-injection suite alone (make test ru
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	# The import rule of the README's Layout: use cases import no SDK; only runtime.py wires adapters.
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy

@@ -144,11 +144,11 @@ class Run:
 
     def live_recipient(self) -> str:
         """A fresh key with an in-progress call at the emulator, registered as the bridge does."""
-        from bridge.registry import DynamoCallRegistry
+        from bridge import runtime
 
         key = f"identity:bench-{uuid.uuid4().hex[:12]}"
         call = self.stack.emulator.create_call(self.stack.credentials.account.account_sid, status="in-progress")
-        registry = DynamoCallRegistry(self.env["CALLS_TABLE"], self.stack.client("dynamodb"))
+        registry = runtime.registry(self.env["CALLS_TABLE"], client=self.stack.client("dynamodb"))
         registry.register(key, str(call["sid"]), 4 * 3600)
         return key
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from bridge.registry import DynamoCallRegistry
+from bridge import runtime
 from local import template
 from local.demo import DEMO_KEY
 from local.lambda_runtime import invoke, response_body
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         aws, twilio = stack.aws_endpoint, stack.emulator.base_url
         secrets, auth_token = stack.webhook_secrets(), stack.credentials.account.auth_token
         call = stack.emulator.create_call(stack.credentials.account.account_sid)
-        registry = DynamoCallRegistry(stack.table_name("CallsTable"), stack.client("dynamodb"))
+        registry = runtime.registry(stack.table_name("CallsTable"), client=stack.client("dynamodb"))
         registry.register(DEMO_KEY, call["sid"], ttl_seconds=3600)
 
     overrides = json.loads(ENV_FILE.read_text()) if ENV_FILE.exists() else {}

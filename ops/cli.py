@@ -26,11 +26,15 @@ from typing import Any
 
 import boto3
 
+from bridge import runtime
+from bridge.adapters.dynamodb.ledger import DynamoLedger
+from bridge.adapters.dynamodb.registry import DynamoCallRegistry
+from bridge.adapters.secrets import SecretStore
 from bridge.calls import recipient_key
-from bridge.config import DEFAULT_MAX_CALL_SECONDS, DeliverySettings
+from bridge.config import DEFAULT_MAX_CALL_SECONDS, TwilioSettings
+from bridge.dispatch import RetryingDispatcher
 from bridge.errors import BridgeError
-from bridge.ledger import Ledger, LedgerEntry
-from bridge.registry import CALL_SID, DynamoCallRegistry, decode_state
+from bridge.model import CALL_SID, LedgerEntry
 from bridge.retry import Deadline
 
 LOCAL_ENDPOINT = "http://127.0.0.1:5005"
@@ -88,12 +92,22 @@ class Target:
 
     @cached_property
     def registry(self) -> DynamoCallRegistry:
-        return DynamoCallRegistry(self.output("CallsTableName", self.args.table), self.client("dynamodb"))
+        return runtime.registry(self.output("CallsTableName", self.args.table), client=self.client("dynamodb"))
 
     @cached_property
-    def ledger(self) -> Ledger:
-        table = self.output("LedgerTableName", self.args.ledger_table)
-        return Ledger(table, self.client("dynamodb"), retention_seconds=14 * 86400)
+    def ledger(self) -> DynamoLedger:
+        # Reads and marks entries only; the functions set each entry's retention when they record it.
+        return runtime.ledger(self.output("LedgerTableName", self.args.ledger_table), client=self.client("dynamodb"))
+
+    @cached_property
+    def dispatcher(self) -> RetryingDispatcher:
+        """The functions' own delivery chain: the same client, retry budget and backoff."""
+        twilio = TwilioSettings(
+            secret_id=self.parameter("TwilioSecretArn", self.args.twilio_secret_id, LOCAL_TWILIO_SECRET),
+            api_base_url=self.args.twilio_api_base_url or (LOCAL_TWILIO if self.args.local else None),
+        )
+        secrets = SecretStore(max_age_seconds=0, client=self.client("secretsmanager"))
+        return runtime.dispatcher(twilio, secrets, self.registry)
 
 
 def _emit(value: Any) -> None:
@@ -120,17 +134,12 @@ def _since(text: str) -> float:
 def calls(target: Target, args: argparse.Namespace) -> int:
     registry = target.registry
     if args.command == "list":
-        # An operator's listing: the one Scan in the project, never on an event's path.
         now = time.time()
         rows = []
-        client = target.client("dynamodb")
-        table = target.output("CallsTableName", args.table)
-        for page in client.get_paginator("scan").paginate(TableName=table):
-            for item in page.get("Items", []):
-                state = decode_state(item)
-                active = state.active(now)
-                if active:
-                    rows.append({"key": item["recipient"]["S"], "call_sid": active[0], "calls": len(state.live(now))})
+        for key, state in registry.every_key():
+            live = state.live(now)
+            if live:
+                rows.append({"key": key, "call_sid": live[0][0], "calls": len(live)})
         _emit(sorted(rows, key=lambda row: row["key"]))
         return 0
     key = recipient_key(args.key)
@@ -169,23 +178,23 @@ def events(target: Target, args: argparse.Namespace) -> int:
         entries = [entry]
     else:
         raise SystemExit("name an event key, or --all-failed")
-    dispatcher = _dispatcher(target, args)
     failures = 0
     for entry in entries:
-        result = replay(entry, target, dispatcher, args.to)
+        result = replay(entry, target, args.to)
         failures += result["status"] != "delivered"
         _emit(result)
     return 1 if failures else 0
 
 
-def replay(entry: LedgerEntry, target: Target, dispatcher: Any, to: str | None) -> dict[str, Any]:
+def replay(entry: LedgerEntry, target: Target, to: str | None) -> dict[str, Any]:
     """Redelivers with the original key as IdempotencyKey, so a replay can't double a delivery."""
     key = recipient_key(to) if to else entry.recipient
     call = target.registry.active_call(key)
     if call is None:
         return {"event_key": entry.event_key, "status": "no_active_call", "recipient": key}
     try:
-        sent = dispatcher.send(call.call_sid, entry.content, entry.event_key, Deadline(lambda: REPLAY_SECONDS * 1000))
+        deadline = Deadline(lambda: REPLAY_SECONDS * 1000)
+        sent = target.dispatcher.send(key, call.call_sid, entry.content, entry.event_key, deadline)
     except BridgeError as error:
         return {"event_key": entry.event_key, "status": error.code, "detail": error.detail}
     target.ledger.mark_replayed(entry.event_key, sent.message_sid)
@@ -195,21 +204,6 @@ def replay(entry: LedgerEntry, target: Target, dispatcher: Any, to: str | None) 
         "call_sid": call.call_sid,
         "message_sid": sent.message_sid,
     }
-
-
-def _dispatcher(target: Target, args: argparse.Namespace) -> Any:
-    from bridge.delivery import AttemptHttpClient, TwilioMessageSender
-    from bridge.dispatch import Dispatcher
-    from bridge.retry import RetryPolicy
-    from bridge.secrets import TwilioCredentials
-
-    secret_id = target.parameter("TwilioSecretArn", args.twilio_secret_id, LOCAL_TWILIO_SECRET)
-    raw = target.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
-    credentials = TwilioCredentials.parse(raw)
-    delivery = DeliverySettings()
-    base_url = args.twilio_api_base_url or (LOCAL_TWILIO if args.local else None)
-    sender = TwilioMessageSender(lambda: credentials, AttemptHttpClient(timeout=delivery.timeout_seconds), base_url)
-    return Dispatcher(sender, RetryPolicy(max_attempts=delivery.max_attempts, attempt_timeout=delivery.timeout_seconds))
 
 
 # -- the command line ------------------------------------------------------------------------------

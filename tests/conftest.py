@@ -1,18 +1,28 @@
-"""Shared fixtures: the local stack once per test session, a clean emulator per test."""
+"""Shared fixtures: the local stack once per test session, a clean emulator per test.
+
+The stack (moto's server, the Twilio emulator) is imported inside its fixture, so unit tests,
+which never ask for it, load no moto.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
-from helpers import Bridge
 
 from bridge import runtime
-from local.stack import TWILIO_SECRET_NAME, WEBHOOK_SECRET_NAME, LocalStack
+
+if TYPE_CHECKING:
+    from helpers import Bridge
+
+    from local.stack import LocalStack
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
+    from local.stack import LocalStack
+
     with pytest.MonkeyPatch.context() as env, LocalStack() as local:
         for name, value in local.environment().items():
             env.setenv(name, value)
@@ -23,6 +33,8 @@ def stack() -> Iterator[LocalStack]:
 
 @pytest.fixture
 def bridge(stack: LocalStack) -> Iterator[Bridge]:
+    from helpers import Bridge
+
     stack.emulator.reset()
     yield Bridge(stack)
     stack.emulator.clear_faults()
@@ -31,6 +43,8 @@ def bridge(stack: LocalStack) -> Iterator[Bridge]:
 @pytest.fixture
 def fresh_runtime(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     """For tests that change configuration or secrets: a new container before and after."""
+    from local.stack import TWILIO_SECRET_NAME, WEBHOOK_SECRET_NAME
+
     runtime.reset()
     original_twilio = stack.client("secretsmanager").get_secret_value(SecretId=TWILIO_SECRET_NAME)["SecretString"]
     original_webhook = stack.client("secretsmanager").get_secret_value(SecretId=WEBHOOK_SECRET_NAME)["SecretString"]

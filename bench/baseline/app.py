@@ -31,7 +31,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         ConsistentRead=True,
         ProjectionExpression="calls",
     ).get("Item")
-    # The registry's item shape (bridge.registry): {calls: {CallSid: {started, ...}}}; newest call wins.
+    # The registry's item shape (bridge.adapters.dynamodb.registry): {calls: {CallSid: {started, ...}}};
+    # newest call wins.
     calls = (item or {}).get("calls", {}).get("M", {})
     if not calls:
         return {"statusCode": 404, "body": "no call in the registry item (has its shape changed?)"}

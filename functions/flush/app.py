@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bridge.observability import logger, metrics
-from bridge.runtime import flush_service
+from bridge.runtime import flush_router
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
@@ -20,9 +20,9 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    service = flush_service()
+    router = flush_router()
 
     def handle(record: DynamoDBRecord) -> None:
-        service.handle(record, context)
+        router.handle(record, context)
 
     return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)

@@ -136,7 +136,7 @@ def test_two_flushers_deliver_each_parked_event_exactly_once(bridge: Bridge) -> 
         poller.pause()
     try:
         register(bridge, key)
-        flusher = runtime.flush_service().flusher
+        flusher = runtime.flush_router().service.flusher
         bridge.stack.emulator.add_fault({"latency_ms": 50, "count": 20})
 
         # When two flushers race over the same recipient

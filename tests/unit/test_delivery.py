@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from bridge.delivery import _classify, _seconds
+from bridge.adapters.twilio.messages import _classify, _seconds
 from bridge.errors import CallNotActive, TwilioCredentialsRejected, TwilioRejected
 from bridge.retry import Transient
 

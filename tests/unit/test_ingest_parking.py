@@ -8,14 +8,13 @@ from typing import Any
 
 import pytest
 
-from bridge.envelope import Event
 from bridge.errors import NoActiveCall, StoreUnavailable
 from bridge.ingest import InboundRequest, IngestService, Parking
-from bridge.parking import FlushResult, ParkedEvent
-from bridge.registry import ActiveCall
-from bridge.sources import parse_profiles
+from bridge.model import ActiveCall, Event, FlushResult, ParkedEvent
+from bridge.sources import default_profile, parse_profiles
 from local.lambda_runtime import LocalContext
-from local.stack import new_webhook_secret, sign
+from local.senders import new_webhook_secret
+from local.senders import standard_webhooks_headers as sign
 
 SECRET = new_webhook_secret()
 KEY = "identity:alice"
@@ -66,8 +65,8 @@ def service(
     registry: ScriptedRegistry, store: RecordingStore, flusher: ScriptedFlusher, **parking: int
 ) -> IngestService:
     return IngestService(
-        webhook_secrets=lambda: {"default": (SECRET,)},
-        profiles={},
+        secrets=lambda: {"default": (SECRET,)},
+        profiles={"default": default_profile()},
         registry=registry,  # type: ignore[arg-type]
         dispatcher=NoDispatch(),  # type: ignore[arg-type]
         idempotency=PassThroughGate(),  # type: ignore[arg-type]
@@ -132,7 +131,7 @@ def test_no_hold_means_no_parking() -> None:
 def test_hold_comes_from_the_event_then_the_profile_then_the_deployment(
     requested: int | None, profile_hold: int | None, default: int, expected: int
 ) -> None:
-    profile = None
+    profile = default_profile()
     if profile_hold is not None:
         profile = parse_profiles(
             {"sources": {"s": {"scheme": "github", "to": "body.to", "hold_seconds": profile_hold}}}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.registry import CallState
+from bridge.model import CallState
 
 NOW = 1_800_000_000.0
 TTL = 3600

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from bridge.errors import BridgeError, RouteNotFound
 from bridge.observability import logger, record_outcome
-
-# Each resolver imports its own use case when it is built: a function loads only its own.
-if TYPE_CHECKING:
-    from bridge.call_status import CallStatusService
-    from bridge.calls import CallsService
-    from bridge.ingest import IngestService
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -30,32 +23,32 @@ _MESSAGES = {
 }
 
 
-def ingest_app(service: Callable[[], IngestService] | None = None) -> APIGatewayHttpResolver:
-    """The resolver of POST /events; `service` builds the use case (once per container by default)."""
-    from bridge.envelope import DEFAULT_SOURCE
+def ingest_app() -> APIGatewayHttpResolver:
+    """The resolver of POST /events and POST /events/{source}; `/events` is the `default` source."""
     from bridge.ingest import PARKED, InboundRequest
+    from bridge.model import DEFAULT_SOURCE
+    from bridge.runtime import ingest_service
     from bridge.sources import load_profiles
 
-    if service is None:
-        from bridge.runtime import ingest_service
-
-        service = ingest_service
-    build = service
     app = _resolver()
 
     # Fail at init, not on the first event, when the shipped source profiles are invalid.
     load_profiles()
 
-    def receive(source: str) -> Response[str]:
+    @app.post("/events")
+    @app.post("/events/<source>")
+    def receive(source: str = DEFAULT_SOURCE) -> Response[str]:
         request = InboundRequest(body=_raw_body(app), headers=_headers(app))
-        accepted = build().handle(request, app.lambda_context, source)
+        accepted = ingest_service().handle(request, app.lambda_context, source)
         body = accepted.body
         parked = accepted.status == PARKED
         record_outcome(
-            "parked_event" if parked else "delivered",
+            accepted.status,
             "event parked" if parked else "udm delivered",
             source=accepted.source,
             event_id=body["event_id"],
+            recipient=body.get("recipient"),
+            expires_at=body.get("expires_at"),
             call_sid=body.get("call_sid"),
             message_sid=body.get("message_sid"),
             replayed=accepted.replayed,
@@ -64,24 +57,13 @@ def ingest_app(service: Callable[[], IngestService] | None = None) -> APIGateway
         # 202: accepted, and delivered once the recipient's call registers (or recorded as expired).
         return _json(202 if parked else 200, body, headers)
 
-    @app.post("/events")
-    def post_event() -> Response[str]:
-        return receive(DEFAULT_SOURCE)
-
-    @app.post("/events/<source>")
-    def post_source_event(source: str) -> Response[str]:
-        return receive(source)
-
     return app
 
 
-def calls_app(service: Callable[[], CallsService] | None = None) -> APIGatewayHttpResolver:
-    """The resolver of /calls/{key}; `service` builds the use case (once per container by default)."""
-    if service is None:
-        from bridge.runtime import calls_service
+def calls_app() -> APIGatewayHttpResolver:
+    """The resolver of /calls/{key}."""
+    from bridge.runtime import calls_service as build
 
-        service = calls_service
-    build = service
     app = _resolver()
 
     @app.put("/calls/<key>")
@@ -106,15 +88,11 @@ def calls_app(service: Callable[[], CallsService] | None = None) -> APIGatewayHt
     return app
 
 
-def call_status_app(service: Callable[[], CallStatusService] | None = None) -> APIGatewayHttpResolver:
+def call_status_app() -> APIGatewayHttpResolver:
     """The resolver of POST /twilio/call-status; answers 204 at once so Twilio doesn't retry."""
     from bridge.call_status import CallbackRequest
+    from bridge.runtime import call_status_service as build
 
-    if service is None:
-        from bridge.runtime import call_status_service
-
-        service = call_status_service
-    build = service
     app = _resolver()
 
     @app.post("/twilio/call-status")

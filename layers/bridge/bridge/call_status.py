@@ -1,26 +1,24 @@
 """Twilio status callbacks keep the call registry current.
 
-Each callback is verified with twilio's RequestValidator, mapped to the Voice SDK leg and the
+Each callback is verified (twilio's RequestValidator, behind a port), mapped to the Voice SDK leg and the
 recipient key it belongs to, and applied to the registry: calls that start are added, calls that
 end are removed, and nothing else is touched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
-from twilio.request_validator import RequestValidator, get_signature_algorithm
-
 from bridge.errors import InvalidCallback, InvalidTwilioSignature
-from bridge.observability import logger
-from bridge.registry import CALL_SID, MAX_KEY_CHARS
+from bridge.model import CALL_SID, MAX_KEY_CHARS
 
 if TYPE_CHECKING:
-    from bridge.registry import CallRegistry, Change
+    from bridge.model import Change
+    from bridge.ports import CallbackSignatures, CallRegistry
 
 STARTING = frozenset({"initiated", "ringing", "in-progress", "answered"})
 ENDING = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
@@ -121,12 +119,12 @@ class CallStatusService:
     def __init__(
         self,
         *,
-        auth_token: Callable[[], str | None],
+        signatures: CallbackSignatures,
         registry: CallRegistry,
         public_base_url: str | None,
         max_call_seconds: int,
     ) -> None:
-        self._auth_token = auth_token
+        self._signatures = signatures
         self._registry = registry
         self._public_base_url = public_base_url
         self._max_call_seconds = max_call_seconds
@@ -160,17 +158,10 @@ class CallStatusService:
         signature = request.headers.get("x-twilio-signature", "")
         if not signature:
             raise InvalidTwilioSignature("The X-Twilio-Signature header is required.")
-        token = self._auth_token()
-        if not token:
-            logger.error("the Twilio secret has no auth_token; status callbacks cannot be verified")
-            raise InvalidTwilioSignature("The bridge cannot verify Twilio signatures right now.")
         try:
             params = FormParams(parse_qs(request.body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
         except UnicodeDecodeError:
             raise InvalidTwilioSignature("The X-Twilio-Signature does not match.") from None
-        algorithm = get_signature_algorithm(request.headers.get("x-twilio-webhooks-signature-settings"))
-        url = signed_url(request, self._public_base_url)
-        if not RequestValidator(token).validate(url, params, signature, algorithm=algorithm):
-            logger.warning("twilio signature mismatch", url=url)
-            raise InvalidTwilioSignature("The X-Twilio-Signature does not match.")
+        settings = request.headers.get("x-twilio-webhooks-signature-settings")
+        self._signatures.verify(signed_url(request, self._public_base_url), params, signature, settings)
         return params

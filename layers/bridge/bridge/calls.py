@@ -9,10 +9,11 @@ from jsonschema import Draft202012Validator
 
 from bridge.envelope import parse_json, schema_errors
 from bridge.errors import CallNotFound, InvalidRequest, SchemaViolation, UnsupportedMediaType
-from bridge.registry import CALL_SID, MAX_KEY_CHARS
+from bridge.model import CALL_SID, MAX_KEY_CHARS
 
 if TYPE_CHECKING:
-    from bridge.registry import ActiveCall, CallRegistry
+    from bridge.model import ActiveCall
+    from bridge.ports import CallRegistry
 
 
 class CallsService:

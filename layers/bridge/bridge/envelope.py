@@ -1,51 +1,23 @@
-"""Parsing, JSON Schema validation and the Content sent to Twilio."""
+"""JSON parsing, JSON Schema validation with errors by JSON pointer, and the size of the Content sent to Twilio."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from bridge.errors import ContentTooLarge, MalformedBody, SchemaViolation
+from bridge.errors import ContentTooLarge, MalformedBody
+
+if TYPE_CHECKING:
+    from bridge.model import Event
 
 _SCHEMAS = resources.files("bridge") / "schemas"
 _MAX_REPORTED_ERRORS = 20
 _MAX_MESSAGE_CHARS = 300
-
-
-DEFAULT_SOURCE = "default"
-
-
-@dataclass(frozen=True)
-class Event:
-    id: str
-    type: str
-    timestamp: str | None
-    to: str
-    data: Any
-    body: Any
-    source: str = DEFAULT_SOURCE
-    hold_seconds: int | None = None  # how long the sender lets it wait for the call; never in Content
-
-    @property
-    def key(self) -> str:
-        """Idempotency key here and at Twilio: scoped by source, so two sources never collide."""
-        return self.id if self.source == DEFAULT_SOURCE else f"{self.source}:{self.id}"
-
-    def content(self) -> str:
-        """The UDM Content: compact JSON the Voice SDK hands to the app as is."""
-        content: dict[str, Any] = {"id": self.id, "type": self.type}
-        if self.source != DEFAULT_SOURCE:
-            content["source"] = self.source
-        if self.timestamp is not None:
-            content["timestamp"] = self.timestamp
-        content["data"] = self.data
-        return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
 
 
 def parse_json(body: bytes) -> Any:
@@ -58,25 +30,6 @@ def parse_json(body: bytes) -> Any:
 def _reject_constant(name: str) -> Any:
     # NaN and Infinity are not JSON; accepting them would send Twilio invalid Content.
     raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_event(event_id: str, document: Any) -> Event:
-    errors = schema_errors(_envelope_validator(), document, prefix="")
-    if not errors:
-        type_validator = _type_validator(document["type"])
-        if type_validator is not None:
-            errors = schema_errors(type_validator, document["data"], prefix="/data")
-    if errors:
-        raise SchemaViolation(f"The event has {len(errors)} schema violation(s).", errors=errors)
-    return Event(
-        id=event_id,
-        type=document["type"],
-        timestamp=document["timestamp"],
-        to=document["to"],
-        data=document["data"],
-        body=document,
-        hold_seconds=document.get("hold_seconds"),
-    )
 
 
 def checked_content(event: Event, max_bytes: int) -> str:
@@ -110,13 +63,8 @@ def _load(path: Any) -> Draft202012Validator:
 
 
 @cache
-def _envelope_validator() -> Draft202012Validator:
-    return _load(_SCHEMAS / "envelope.schema.json")
-
-
-@cache
 def validator_for(relative: str) -> Draft202012Validator:
-    """A schema shipped under schemas/, by its relative path (named in sources.json)."""
+    """A schema shipped under schemas/, by its relative path (a profile's `schema`)."""
     return _load(_SCHEMAS / relative)
 
 
@@ -129,6 +77,6 @@ def _type_schema_files() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=256)
-def _type_validator(event_type: str) -> Draft202012Validator | None:
+def type_validator(event_type: str) -> Draft202012Validator | None:
     path = _type_schema_files().get(event_type)
     return _load(path) if path is not None else None

@@ -1,28 +1,28 @@
-"""The ingest use case: verify -> parse -> validate -> build content -> claim -> resolve -> deliver or park.
+"""The ingest use case: profile -> verify -> parse -> extract -> content -> claim || look up -> deliver or park.
 
 It knows nothing about boto3, twilio or API Gateway: those sit behind the ports it is given.
+The route records the outcome it returns; nothing here logs or counts an outcome.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bridge.envelope import DEFAULT_SOURCE, Event, checked_content, parse_event, parse_json
-from bridge.errors import BridgeError, CallNotActive, NoActiveCall, UnknownSource, UnsupportedMediaType
-from bridge.observability import count, logger
+from bridge.envelope import checked_content, parse_json
+from bridge.errors import BridgeError, CallNotActive, NoActiveCall, UnknownSource
+from bridge.model import DEFAULT_SOURCE
+from bridge.observability import logger
 from bridge.retry import Deadline
 from bridge.signatures import Verifier, verifier_for
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from bridge.dispatch import Dispatcher
-    from bridge.idempotency import IdempotencyGate
-    from bridge.parking import Flusher, ParkedStore
-    from bridge.registry import ActiveCall, CallRegistry
+    from bridge.model import ActiveCall, Event
+    from bridge.ports import CallRegistry, Dispatcher, Flusher, IdempotencyGate, ParkedStore, WebhookSecrets
     from bridge.sources import Profile
 
 DELIVERED = "delivered"
@@ -57,9 +57,9 @@ class Parking:
     max_hold_seconds: int
     default_hold_seconds: int = 0
 
-    def hold_for(self, event: Event, profile: Profile | None) -> int:
+    def hold_for(self, event: Event, profile: Profile) -> int:
         requested = event.hold_seconds
-        if requested is None and profile is not None:
+        if requested is None:
             requested = profile.hold_seconds
         if requested is None:
             requested = self.default_hold_seconds
@@ -70,7 +70,7 @@ class IngestService:
     def __init__(
         self,
         *,
-        webhook_secrets: Callable[[], Mapping[str, Sequence[str]]],
+        secrets: WebhookSecrets,
         profiles: Mapping[str, Profile],
         registry: CallRegistry,
         dispatcher: Dispatcher,
@@ -79,7 +79,7 @@ class IngestService:
         parking: Parking | None = None,
         reserve_seconds: float = 1.0,
     ) -> None:
-        self._webhook_secrets = webhook_secrets
+        self._secrets = secrets
         self._profiles = profiles
         self._registry = registry
         self._dispatcher = dispatcher
@@ -92,24 +92,16 @@ class IngestService:
         self._lookahead = ThreadPoolExecutor(max_workers=2, thread_name_prefix="registry")
 
     def handle(self, request: InboundRequest, context: LambdaContext, source: str = DEFAULT_SOURCE) -> Accepted:
-        profile = None
-        if source != DEFAULT_SOURCE:
-            profile = self._profiles.get(source)
-            if profile is None:
-                raise UnknownSource(f"No source is called {source!r}.", source=source)
+        profile = self._profiles.get(source)
+        if profile is None:
+            raise UnknownSource(f"No source is called {source!r}.", source=source)
         # Authenticity first: nothing about the body is looked at or revealed before it.
-        secrets = tuple(self._webhook_secrets().get(source, ()))
-        self._verifier(source, profile, secrets).verify(request.body, request.headers)
-        if profile is None:
-            logger.set_correlation_id(request.headers["webhook-id"])
+        self._verifier(profile).verify(request.body, request.headers)
+        logger.set_correlation_id(profile.delivery_id(request.headers))
 
-        _require_json(request.headers.get("content-type", ""), profile)
-        document = parse_json(request.body)
-        if profile is None:
-            event = parse_event(request.headers["webhook-id"], document)
-        else:
-            event = profile.extract(request.headers, document)
-            logger.set_correlation_id(event.key)
+        profile.require_json(request.headers.get("content-type", ""))
+        event = profile.extract(request.headers, parse_json(request.body))
+        logger.set_correlation_id(event.key)
         content = checked_content(event, self._max_content_bytes)
         deadline = Deadline(context.get_remaining_time_in_millis, reserve=self._reserve)
         hold = self._parking.hold_for(event, profile) if self._parking else 0
@@ -127,16 +119,9 @@ class IngestService:
         if call is None:
             return self._park_or_refuse(event, content, deadline, hold)
         try:
-            sent = self._dispatcher.send(call.call_sid, content, event.key, deadline)
-        except CallNotActive as gone:
-            removed = self._registry.forget_stale(event.to, gone.call_sid)
-            count("stale_mappings_removed", int(removed))
-            logger.info(
-                "stale mapping removed" if removed else "stale mapping already replaced",
-                recipient=event.to,
-                call_sid=gone.call_sid,
-                twilio_code=gone.twilio_code,
-            )
+            sent = self._dispatcher.send(event.to, call.call_sid, content, event.key, deadline)
+        except CallNotActive:
+            # The mapping was stale (the dispatcher ended it): the event may still wait for a call.
             return self._park_or_refuse(event, content, deadline, hold)
         return _delivered(event, sent.call_sid, sent.message_sid)
 
@@ -144,8 +129,6 @@ class IngestService:
         if self._parking is None or hold <= 0:
             raise NoActiveCall(f"{event.to} has no active call.", recipient=event.to)
         parked = self._parking.store.park(event, content, hold)
-        count("parked")
-        logger.info("event parked", recipient=event.to, hold_seconds=hold, expires_at=parked.expires_at)
         # The call may have registered while this event parked, and its flush may have missed it.
         if self._registry.active_call(event.to) is not None:
             try:
@@ -164,26 +147,18 @@ class IngestService:
             "expires_at": parked.expires_at,
         }
 
-    def _verifier(self, source: str, profile: Profile | None, secrets: tuple[str, ...]) -> Verifier:
+    def _verifier(self, profile: Profile) -> Verifier:
         # Rebuilt only when the source's secrets change (rotation).
-        cached = self._verifiers.get(source)
+        secrets = tuple(self._secrets().get(profile.name, ()))
+        cached = self._verifiers.get(profile.name)
         if cached is None or cached[0] != secrets:
             cached = (secrets, verifier_for(profile, secrets))
-            self._verifiers[source] = cached
+            self._verifiers[profile.name] = cached
         return cached[1]
 
 
 def _delivered(event: Event, call_sid: str, message_sid: str) -> dict[str, Any]:
     body = {"status": DELIVERED, "event_id": event.id, "call_sid": call_sid, "message_sid": message_sid}
-    if event.source != DEFAULT_SOURCE:
-        body["source"] = event.source
+    if event.named_source is not None:
+        body["source"] = event.named_source
     return body
-
-
-def _require_json(content_type: str, profile: Profile | None) -> None:
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type != "application/json":
-        hint = ""
-        if profile is not None and profile.scheme == "github":
-            hint = " In the GitHub webhook settings, choose Content type application/json."
-        raise UnsupportedMediaType(f"Content-Type must be application/json, got {media_type or 'none'}.{hint}")

@@ -12,18 +12,27 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "udm-bridge")
 logger = Logger(service=SERVICE)
 metrics = Metrics(service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "UdmBridge"))
 
+# Fields an invocation's outcome is broken down by: "rejected by reason", "twilio_error by code".
+_DIMENSIONS = ("reason", "twilio_code")
+
 
 def record_outcome(outcome: str, message: str, *, level: str = "info", **fields: Any) -> None:
-    """One log line and one metric per outcome, under the same name.
+    """An invocation's one outcome: one log line and one metric under the same name.
 
-    `reason` and `twilio_code` become metric dimensions, so "rejected by reason" and
-    "twilio_error by code" can be graphed; an invocation has exactly one outcome.
+    `reason` and `twilio_code` become metric dimensions; an invocation has exactly one outcome,
+    so they never mix with another's.
     """
-    for dimension in ("reason", "twilio_code"):
+    for dimension in _DIMENSIONS:
         if fields.get(dimension) is not None:
             metrics.add_dimension(name=dimension, value=str(fields[dimension]))
-    metrics.add_metric(name=outcome, unit=MetricUnit.Count, value=1)
-    getattr(logger, level)(message, outcome=outcome, **{k: v for k, v in fields.items() if v is not None})
+    record(outcome, message, level=level, **fields)
+
+
+def record(name: str, message: str, *, level: str = "info", **fields: Any) -> None:
+    """One thing that happened inside an invocation (a parked event flushed or expired, a stale
+    mapping removed): one log line and one metric under the same name, no dimensions."""
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    getattr(logger, level)(message, outcome=name, **{k: v for k, v in fields.items() if v is not None})
 
 
 def record_latency(name: str, milliseconds: float) -> None:
@@ -32,9 +41,3 @@ def record_latency(name: str, milliseconds: float) -> None:
 
 def record_retry() -> None:
     metrics.add_metric(name="retries", unit=MetricUnit.Count, value=1)
-
-
-def count(name: str, value: int = 1) -> None:
-    """A counter that is not an invocation's outcome (parked events flushed, stale mappings removed)."""
-    if value:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

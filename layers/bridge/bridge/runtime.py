@@ -1,6 +1,8 @@
-"""Composition root: builds each function's service once per container, on first use.
+"""The composition root: the one module that imports adapters and plugs them into the use cases.
 
-Tests and the local stack get fresh services by calling `reset()`; nothing patches module globals.
+Each function's service is built once per container, on first use. Tests and the local stack get
+fresh services by calling `reset()`; nothing patches module globals. The operator's CLI builds
+its registry, ledger and dispatcher with the same builders, so both run the same delivery chain.
 """
 
 from __future__ import annotations
@@ -12,22 +14,23 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from bridge.config import ParkingSettings, TwilioSettings
-from bridge.registry import DynamoCallRegistry
-from bridge.secrets import SecretStore
+from bridge.adapters.dynamodb.registry import DynamoCallRegistry
+from bridge.adapters.secrets import SecretStore
+from bridge.config import DEFAULT_LEDGER_RETENTION_DAYS, DEFAULT_MAX_CALL_SECONDS
 
 # Each function imports only what its own service needs, inside its factory: the calls
 # function never pays for twilio, jsonschema's formats or Powertools Idempotency at cold start.
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
+    from bridge.adapters.dynamodb.ledger import DynamoLedger
+    from bridge.adapters.dynamodb.streams import StreamRouter
     from bridge.call_status import CallStatusService
     from bridge.calls import CallsService
-    from bridge.dispatch import Dispatcher
+    from bridge.config import ParkingSettings, TwilioSettings
+    from bridge.dispatch import RetryingDispatcher
+    from bridge.flush import Flusher
     from bridge.ingest import IngestService
-    from bridge.ledger import Ledger
-    from bridge.parking import Flusher
-    from bridge.streams import StreamService
 
 
 class _Once[T]:
@@ -71,16 +74,35 @@ def dynamodb() -> DynamoDBClient:
     return boto3.client("dynamodb", config=AWS_CONFIG)
 
 
-def _delivery(twilio: TwilioSettings) -> tuple[SecretStore, Dispatcher]:
-    """The secret store and the Twilio delivery chain, as ingest and the flusher both use them."""
-    from bridge.delivery import AttemptHttpClient, TwilioMessageSender
-    from bridge.dispatch import Dispatcher
+# -- builders, shared by the functions and the operator's CLI ----------------------------------------
+
+
+def registry(
+    calls_table: str, max_call_seconds: int = DEFAULT_MAX_CALL_SECONDS, client: DynamoDBClient | None = None
+) -> DynamoCallRegistry:
+    return DynamoCallRegistry(calls_table, client or dynamodb(), tombstone_seconds=max_call_seconds)
+
+
+def ledger(
+    ledger_table: str,
+    retention_seconds: int = DEFAULT_LEDGER_RETENTION_DAYS * 86400,
+    client: DynamoDBClient | None = None,
+) -> DynamoLedger:
+    from bridge.adapters.dynamodb.ledger import DynamoLedger
+
+    return DynamoLedger(ledger_table, client or dynamodb(), retention_seconds)
+
+
+def dispatcher(twilio: TwilioSettings, secrets: SecretStore, calls: DynamoCallRegistry) -> RetryingDispatcher:
+    """The Twilio delivery chain: credentials from the secret, the real client, the retry budget."""
+    from bridge.adapters.twilio.credentials import TwilioCredentials
+    from bridge.adapters.twilio.messages import AttemptHttpClient, TwilioMessageSender
+    from bridge.dispatch import RetryingDispatcher
     from bridge.retry import RetryPolicy
 
-    secrets = SecretStore(twilio.secrets_max_age_seconds, boto_config=AWS_CONFIG)
     delivery = twilio.delivery
     sender = TwilioMessageSender(
-        credentials=lambda: secrets.twilio_credentials(twilio.secret_id),
+        credentials=secrets.reader(twilio.secret_id, TwilioCredentials.parse),
         http_client=AttemptHttpClient(timeout=delivery.timeout_seconds),
         base_url=twilio.api_base_url,
     )
@@ -90,47 +112,52 @@ def _delivery(twilio: TwilioSettings) -> tuple[SecretStore, Dispatcher]:
         base_delay=delivery.backoff_base_seconds,
         max_delay=delivery.backoff_cap_seconds,
     )
-    return secrets, Dispatcher(sender, policy)
+    return RetryingDispatcher(sender, policy, calls)
 
 
-def _flusher(parking: ParkingSettings, registry: DynamoCallRegistry, dispatcher: Dispatcher) -> Flusher:
-    from bridge.parking import Flusher, ParkedStore
+def flusher(parking: ParkingSettings, calls: DynamoCallRegistry, dispatch: RetryingDispatcher) -> Flusher:
+    from bridge.adapters.dynamodb.parked import DynamoParkedStore
+    from bridge.flush import Flusher
 
-    return Flusher(ParkedStore(parking.parked_table, dynamodb()), registry, dispatcher, _ledger(parking))
+    return Flusher(
+        DynamoParkedStore(parking.parked_table, dynamodb()),
+        calls,
+        dispatch,
+        ledger(parking.ledger_table, parking.ledger_retention_seconds),
+    )
 
 
-def _ledger(parking: ParkingSettings) -> Ledger:
-    from bridge.ledger import Ledger
-
-    return Ledger(parking.ledger_table, dynamodb(), parking.ledger_retention_seconds)
+def _secret_store(max_age_seconds: int) -> SecretStore:
+    return SecretStore(max_age_seconds, boto_config=AWS_CONFIG)
 
 
-def _registry(calls_table: str, max_call_seconds: int) -> DynamoCallRegistry:
-    return DynamoCallRegistry(calls_table, dynamodb(), tombstone_seconds=max_call_seconds)
+# -- one service per function -----------------------------------------------------------------------
 
 
 @cache
 def ingest_service() -> IngestService:
+    from bridge.adapters.dynamodb.parked import DynamoParkedStore
+    from bridge.adapters.idempotency import PowertoolsIdempotencyGate
     from bridge.config import IngestSettings
-    from bridge.idempotency import IdempotencyGate
     from bridge.ingest import IngestService, Parking
-    from bridge.parking import ParkedStore
+    from bridge.signatures import parse_secrets
     from bridge.sources import load_profiles
 
     settings = IngestSettings.from_env()
-    secrets, dispatcher = _delivery(settings.twilio)
-    registry = _registry(settings.calls_table, settings.max_call_seconds)
+    secrets = _secret_store(settings.twilio.secrets_max_age_seconds)
+    calls = registry(settings.calls_table, settings.max_call_seconds)
+    dispatch = dispatcher(settings.twilio, secrets, calls)
     parking = settings.parking
     return IngestService(
-        webhook_secrets=lambda: secrets.webhook_secrets(settings.webhook_secret_id),
+        secrets=secrets.reader(settings.webhook_secret_id, parse_secrets),
         profiles=load_profiles(),
-        registry=registry,
-        dispatcher=dispatcher,
-        idempotency=IdempotencyGate(settings.idempotency_table, dynamodb(), settings.idempotency_ttl_seconds),
+        registry=calls,
+        dispatcher=dispatch,
+        idempotency=PowertoolsIdempotencyGate(settings.idempotency_table, dynamodb(), settings.idempotency_ttl_seconds),
         max_content_bytes=settings.max_content_bytes,
         parking=Parking(
-            store=ParkedStore(parking.parked_table, dynamodb()),
-            flusher=_flusher(parking, registry, dispatcher),
+            store=DynamoParkedStore(parking.parked_table, dynamodb()),
+            flusher=flusher(parking, calls, dispatch),
             max_hold_seconds=parking.max_hold_seconds,
             default_hold_seconds=parking.default_hold_seconds,
         ),
@@ -139,19 +166,20 @@ def ingest_service() -> IngestService:
 
 
 @cache
-def flush_service() -> StreamService:
+def flush_router() -> StreamRouter:
+    from bridge.adapters.dynamodb.streams import StreamRouter
     from bridge.config import FlushSettings
-    from bridge.streams import StreamService
+    from bridge.flush import FlushService
 
     settings = FlushSettings.from_env()
-    _, dispatcher = _delivery(settings.twilio)
-    parking = settings.parking
-    return StreamService(
+    calls = registry(settings.calls_table, settings.max_call_seconds)
+    dispatch = dispatcher(settings.twilio, _secret_store(settings.twilio.secrets_max_age_seconds), calls)
+    return StreamRouter(
         calls_table=settings.calls_table,
-        parked_table=parking.parked_table,
-        flusher=_flusher(parking, _registry(settings.calls_table, settings.max_call_seconds), dispatcher),
-        ledger=_ledger(parking),
-        reserve_seconds=settings.twilio.delivery.reserve_seconds,
+        parked_table=settings.parking.parked_table,
+        service=FlushService(
+            flusher(settings.parking, calls, dispatch), reserve_seconds=settings.twilio.delivery.reserve_seconds
+        ),
     )
 
 
@@ -161,19 +189,23 @@ def calls_service() -> CallsService:
     from bridge.config import CallsSettings
 
     settings = CallsSettings.from_env()
-    return CallsService(_registry(settings.calls_table, settings.max_call_seconds), settings.max_call_seconds)
+    return CallsService(registry(settings.calls_table, settings.max_call_seconds), settings.max_call_seconds)
 
 
 @cache
 def call_status_service() -> CallStatusService:
+    from bridge.adapters.twilio.callbacks import TwilioCallbackSignatures
+    from bridge.adapters.twilio.credentials import TwilioCredentials
     from bridge.call_status import CallStatusService
     from bridge.config import CallStatusSettings
 
     settings = CallStatusSettings.from_env()
-    secrets = SecretStore(settings.secrets_max_age_seconds, boto_config=AWS_CONFIG)
+    credentials = _secret_store(settings.secrets_max_age_seconds).reader(
+        settings.twilio_secret_id, TwilioCredentials.parse
+    )
     return CallStatusService(
-        auth_token=lambda: secrets.twilio_credentials(settings.twilio_secret_id).auth_token,
-        registry=_registry(settings.calls_table, settings.max_call_seconds),
+        signatures=TwilioCallbackSignatures(lambda: credentials().auth_token),
+        registry=registry(settings.calls_table, settings.max_call_seconds),
         public_base_url=settings.public_base_url,
         max_call_seconds=settings.max_call_seconds,
     )
@@ -181,5 +213,5 @@ def call_status_service() -> CallStatusService:
 
 def reset() -> None:
     """Forget every built service and client, as a new container would."""
-    for factory in (dynamodb, ingest_service, calls_service, call_status_service, flush_service):
+    for factory in (dynamodb, ingest_service, calls_service, call_status_service, flush_router):
         factory.cache_clear()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from bridge.errors import Unauthenticated
+from bridge.model import DEFAULT_SOURCE
 from bridge.observability import logger
 
 if TYPE_CHECKING:
@@ -182,16 +183,16 @@ class HmacVerifier:
             raise Unauthenticated(f"The {self._settings.header} header is malformed.") from None
 
 
-def verifier_for(profile: Profile | None, secrets: Sequence[str]) -> Verifier:
-    """The verifier of a source; `None` is the built-in default source (Standard Webhooks)."""
-    if profile is None or profile.scheme == "standard-webhooks":
-        return StandardWebhookVerifier(secrets)
+def verifier_for(profile: Profile, secrets: Sequence[str]) -> Verifier:
+    """The verifier of a source's scheme, holding that source's secrets."""
     if profile.scheme == "github":
         return GitHubVerifier(secrets)
     if profile.scheme == "stripe":
         return StripeVerifier(secrets, profile.tolerance_seconds)
-    assert profile.hmac is not None  # the profile schema requires it for this scheme
-    return HmacVerifier(secrets, profile.hmac, profile.tolerance_seconds)
+    if profile.scheme == "hmac":
+        assert profile.hmac is not None  # the profile schema requires it for this scheme
+        return HmacVerifier(secrets, profile.hmac, profile.tolerance_seconds)
+    return StandardWebhookVerifier(secrets)
 
 
 def parse_secrets(raw: str) -> dict[str, tuple[str, ...]]:
@@ -204,14 +205,14 @@ def parse_secrets(raw: str) -> dict[str, tuple[str, ...]]:
     if not text:
         return {}
     if text[0] not in "[{":
-        return {"default": (text,)}
+        return {DEFAULT_SOURCE: (text,)}
     try:
         value = json.loads(text)
     except ValueError:
         logger.error("the webhook secret is not valid JSON; rejecting every delivery")
         return {}
     if isinstance(value, list):
-        value = {"default": value}
+        value = {DEFAULT_SOURCE: value}
     if not isinstance(value, dict):
         return {}
     parsed = {}

@@ -18,12 +18,11 @@ def prime_ingest() -> None:
     """Pays the first event's one-off costs into the snapshot, without secrets or connections in it."""
     import twilio.rest.api.v2010.account.call.user_defined_message  # noqa: F401 - imports the resource tree
 
-    from bridge.envelope import parse_event
+    from bridge.model import DEFAULT_SOURCE
     from bridge.sources import load_profiles
 
-    load_profiles()
-    parse_event(
-        "evt_prime",
+    load_profiles()[DEFAULT_SOURCE].extract(
+        {"webhook-id": "evt_prime"},
         {"type": "bridge.snapshot.prime", "timestamp": "2026-01-01T00:00:00Z", "to": "k", "data": {}},
     )
     # Builds the clients (no requests yet): settings parsed, botocore's service models loaded.

@@ -1,8 +1,10 @@
-"""Source profiles: how a named source signs its webhooks and where its event's parts are.
+"""Source profiles: how a source signs its webhooks and where its event's parts are.
 
-`/events` is the built-in source `default` (Standard Webhooks, the bridge's own envelope). Every
-other source is described in sources.json, shipped in the layer and validated when the layer
-loads: a bad profile stops the function from starting, with a message naming the problem.
+Every source is a profile, read the same way. `default` is built in: Standard Webhooks carrying
+the bridge's own envelope (schemas/envelope.schema.json, then schemas/types/<type>.schema.json for
+its data), served at `/events` and `/events/default`. The named sources are described in
+sources.json, shipped in the layer and validated when the layer loads: a bad profile stops the
+function from starting, with a message naming the problem.
 """
 
 from __future__ import annotations
@@ -19,11 +21,9 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 from jsonschema import Draft202012Validator
 
-from bridge.envelope import Event, schema_errors, validator_for
-from bridge.errors import ConfigurationError, SchemaViolation
-from bridge.registry import MAX_KEY_CHARS
-
-MAX_ID_CHARS = 256
+from bridge.envelope import schema_errors, type_validator, validator_for
+from bridge.errors import ConfigurationError, SchemaViolation, UnsupportedMediaType
+from bridge.model import DEFAULT_SOURCE, MAX_ID_CHARS, MAX_KEY_CHARS, Event
 
 # What each built-in scheme knows about its sender's deliveries, unless the profile says otherwise.
 _SCHEME_DEFAULTS: dict[str, dict[str, str]] = {
@@ -31,6 +31,18 @@ _SCHEME_DEFAULTS: dict[str, dict[str, str]] = {
     "github": {"event_id": 'headers."x-github-delivery"', "type": 'headers."x-github-event"', "data": "body"},
     "stripe": {"event_id": "body.id", "type": "body.type", "timestamp": "body.created", "data": "body.data.object"},
     "hmac": {"data": "body"},
+}
+_MEDIA_TYPE_HINTS = {"github": " In the GitHub webhook settings, choose Content type application/json."}
+_FIELDS = ("event_id", "type", "timestamp", "to", "data", "hold")
+
+# The bridge's own envelope, as a profile: the sender names the type, time, recipient and hold.
+_DEFAULT_PROFILE: dict[str, Any] = {
+    "scheme": "standard-webhooks",
+    "type": "body.type",
+    "timestamp": "body.timestamp",
+    "to": "body.to",
+    "data": "body.data",
+    "hold": "body.hold_seconds",
 }
 
 
@@ -47,28 +59,39 @@ class HmacSettings:
 class Profile:
     name: str
     scheme: str
-    expressions: dict[str, Any]  # compiled JMESPath: event_id, type, to, data, optional timestamp
+    expressions: dict[str, Any]  # compiled JMESPath: event_id, type, to, data; optional timestamp, hold
     tolerance_seconds: int = 300
     hmac: HmacSettings | None = None
-    schema: str | None = None
+    schema: str | None = None  # under schemas/: the body's schema
+    typed_data: bool = False  # the data is checked again by schemas/types/<type>.schema.json
     hold_seconds: int | None = None  # default parking hold for this source's events
+    noun: str = "event"  # how problem details name one of its deliveries
+
+    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
+        """The delivery's ID when a header carries it: known before the body is read, for the logs."""
+        found = _search(self.expressions["event_id"], {"headers": dict(headers), "body": None})
+        return str(found) if isinstance(found, str | int) and found != "" else None
+
+    def require_json(self, content_type: str) -> None:
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        if media_type != "application/json":
+            hint = _MEDIA_TYPE_HINTS.get(self.scheme, "")
+            raise UnsupportedMediaType(f"Content-Type must be application/json, got {media_type or 'none'}.{hint}")
 
     def extract(self, headers: Mapping[str, str], body: Any) -> Event:
-        """The event this delivery carries; 422 when the profile finds no ID, type or recipient."""
+        """The event this delivery carries; 422 when it breaks its schema or has no ID, type or recipient."""
         if self.schema is not None:
-            errors = schema_errors(validator_for(self.schema), body)
-            if errors:
-                raise SchemaViolation(f"The {self.name} delivery has {len(errors)} schema violation(s).", errors=errors)
+            self._check(schema_errors(validator_for(self.schema), body))
         document = {"headers": dict(headers), "body": body}
         values = {name: _search(expression, document) for name, expression in self.expressions.items()}
         problems = []
         event_id, event_type, to = values.get("event_id"), values.get("type"), values.get("to")
         if not isinstance(event_id, str | int) or not 1 <= len(str(event_id)) <= MAX_ID_CHARS:
-            problems.append(("event_id", "found no event ID"))
+            problems.append(("event_id", f"found no event ID of 1 to {MAX_ID_CHARS} characters"))
         if not isinstance(event_type, str) or not event_type:
             problems.append(("type", "found no event type"))
         if not isinstance(to, str) or not 1 <= len(to) <= MAX_KEY_CHARS:
-            problems.append(("to", "found no recipient key of 1 to 256 characters"))
+            problems.append(("to", f"found no recipient key of 1 to {MAX_KEY_CHARS} characters"))
         if problems:
             raise SchemaViolation(
                 f"The {self.name} profile could not read this delivery.",
@@ -78,6 +101,11 @@ class Profile:
                 ],
             )
         data = values.get("data")
+        if self.typed_data:
+            validator = type_validator(str(event_type))
+            if validator is not None:
+                self._check(schema_errors(validator, data, prefix="/data"))
+        hold = values.get("hold")
         return Event(
             id=str(event_id),
             type=str(event_type),
@@ -86,7 +114,12 @@ class Profile:
             data=data if data is not None else {},
             body=body,
             source=self.name,
+            hold_seconds=hold if isinstance(hold, int) and not isinstance(hold, bool) else None,
         )
+
+    def _check(self, errors: list[dict[str, str]]) -> None:
+        if errors:
+            raise SchemaViolation(f"The {self.noun} has {len(errors)} schema violation(s).", errors=errors)
 
 
 def _search(expression: Any, document: dict[str, Any]) -> Any:
@@ -115,30 +148,35 @@ def _compile(source: str, field: str, text: str) -> Any:
         raise ConfigurationError(f"sources.json: {source}.{field} is not valid JMESPath: {error}") from None
 
 
+def _profile(name: str, raw: Mapping[str, Any], **built_in: Any) -> Profile:
+    fields = {**_SCHEME_DEFAULTS[raw["scheme"]], **{k: raw[k] for k in _FIELDS if k in raw}}
+    return Profile(
+        name=name,
+        scheme=raw["scheme"],
+        expressions={field: _compile(name, field, text) for field, text in fields.items()},
+        tolerance_seconds=int(raw.get("tolerance_seconds", 300)),
+        hmac=HmacSettings(**raw["hmac"]) if "hmac" in raw else None,
+        hold_seconds=raw.get("hold_seconds"),
+        **built_in,
+    )
+
+
+def default_profile() -> Profile:
+    return _profile(DEFAULT_SOURCE, _DEFAULT_PROFILE, schema="envelope.schema.json", typed_data=True)
+
+
 def parse_profiles(document: Any) -> dict[str, Profile]:
+    """The built-in default profile and every profile of a sources.json document."""
     errors = schema_errors(Draft202012Validator(_profiles_schema()), document)
     if errors:
         listed = "; ".join(f"{error['pointer'] or '/'}: {error['message']}" for error in errors)
         raise ConfigurationError(f"sources.json is invalid: {listed}")
-    profiles = {}
+    profiles = {DEFAULT_SOURCE: default_profile()}
     for name, raw in document["sources"].items():
-        fields = {
-            **_SCHEME_DEFAULTS[raw["scheme"]],
-            **{k: raw[k] for k in ("event_id", "type", "timestamp", "to", "data") if k in raw},
-        }
-        expressions = {field: _compile(name, field, text) for field, text in fields.items()}
         schema = raw.get("schema")
         if schema is not None and not (resources.files("bridge") / "schemas" / "sources" / schema).is_file():
             raise ConfigurationError(f"sources.json: {name}.schema names {schema}, which is not in schemas/sources/")
-        profiles[name] = Profile(
-            name=name,
-            scheme=raw["scheme"],
-            expressions=expressions,
-            tolerance_seconds=int(raw.get("tolerance_seconds", 300)),
-            hmac=HmacSettings(**raw["hmac"]) if "hmac" in raw else None,
-            schema=f"sources/{schema}" if schema else None,
-            hold_seconds=raw.get("hold_seconds"),
-        )
+        profiles[name] = _profile(name, raw, schema=f"sources/{schema}" if schema else None, noun=f"{name} delivery")
     return profiles
 
 

@@ -1,11 +1,10 @@
-"""Delivery of User Defined Messages through the real twilio client, behind a small port."""
+"""User Defined Messages through the real twilio client: the MessageSender port."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import requests
 from twilio.base.exceptions import TwilioException
@@ -13,22 +12,13 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from bridge.adapters.twilio.credentials import TwilioCredentials
 from bridge.errors import CallNotActive, TwilioCredentialsRejected, TwilioRejected
+from bridge.model import SentMessage
 from bridge.retry import Transient
-from bridge.secrets import TwilioCredentials
 
 # Twilio's answers that mean "this call cannot take messages any more".
 _CALL_GONE_CODES = {20404, 21220}
-
-
-@dataclass(frozen=True)
-class SentMessage:
-    message_sid: str
-    call_sid: str
-
-
-class MessageSender(Protocol):
-    def send(self, call_sid: str, content: str, idempotency_key: str, timeout: float) -> SentMessage: ...
 
 
 class AttemptHttpClient(TwilioHttpClient):

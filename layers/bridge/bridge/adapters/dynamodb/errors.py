@@ -1,4 +1,4 @@
-"""DynamoDB's failures as domain errors, for every adapter that talks to it."""
+"""DynamoDB's failures as domain errors, for every table adapter."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Powertools Idempotency on DynamoDB, keyed on the event ID and checked against the parsed body."""
+"""The IdempotencyGate port: Powertools Idempotency on DynamoDB, keyed on the event key and checked
+against the parsed body."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def _mark_replayed(response: Any, _record: DataRecord) -> Any:
     return {**response, REPLAYED: True} if isinstance(response, dict) else response
 
 
-class IdempotencyGate:
+class PowertoolsIdempotencyGate:
     """Runs a function once per event ID.
 
     A completed run is stored and replayed; a run that raises leaves no record behind (Powertools
@@ -64,7 +65,7 @@ class IdempotencyGate:
     def run(
         self,
         key: str,
-        body: dict[str, Any],
+        body: Any,
         function: Callable[[], dict[str, Any]],
         lambda_context: LambdaContext | None,
     ) -> tuple[dict[str, Any], bool]:

@@ -1,4 +1,4 @@
-"""The call registry: recipient key -> the live calls it is on. DynamoDB behind a small port.
+"""The call registry on DynamoDB: recipient key -> the live calls it is on.
 
 Storage shape: one item per recipient key,
 
@@ -10,140 +10,51 @@ chosen over one item per call because ingest then stays a single GetItem (no Que
 read-modify-write guarded by `version`, so concurrent status callbacks never lose an update.
 `ended` keeps tombstones, so a late or replayed `ringing` can never resurrect a call that
 already completed; `seq` is the reporting leg's SequenceNumber, so an older callback can't
-overwrite a newer one. Nothing here scans.
+overwrite a newer one. Only the operator's listing scans.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
-import re
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from bridge.dynamo import CONDITION_FAILED, store_errors
+from bridge.adapters.dynamodb.codec import build, from_item, to_item
+from bridge.adapters.dynamodb.errors import CONDITION_FAILED, store_errors
 from bridge.errors import CallMismatch, CallNotFound, StoreUnavailable
+from bridge.model import ActiveCall, CallEntry, CallState, Change
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
-# The recipient key and Call SID every part of the bridge accepts.
-CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
-MAX_KEY_CHARS = 256
 # Optimistic writes retried this often before contention counts as unavailability.
 _MAX_WRITE_ATTEMPTS = 8
 
 
-@dataclass(frozen=True)
-class ActiveCall:
-    key: str
-    call_sid: str
-    expires_at: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "call_sid": self.call_sid, "expires_at": self.expires_at}
-
-
-@dataclass(frozen=True)
-class CallEntry:
-    started: float  # epoch seconds the call started (or was first seen)
-    expires_at: int  # TTL safety net: the call counts as gone after this
-    leg: str = ""  # CallSid of the leg whose callbacks report on this call
-    seq: int = -1  # highest SequenceNumber applied from that leg
+def decode_state(item: dict[str, Any]) -> CallState:
+    """A registry item (or a stream image of one) as the domain's CallState."""
+    values = from_item(item)
+    return CallState(
+        calls={sid: build(CallEntry, entry) for sid, entry in values.get("calls", {}).items()},
+        ended={sid: int(at) for sid, at in values.get("ended", {}).items()},
+        version=int(values.get("version", 0)),
+    )
 
 
-@dataclass
-class CallState:
-    """Every call a key is on, and the calls that ended recently. Pure: no I/O."""
-
-    calls: dict[str, CallEntry] = field(default_factory=dict)
-    ended: dict[str, int] = field(default_factory=dict)
-    version: int = 0
-
-    def active(self, now: float) -> tuple[str, CallEntry] | None:
-        """The live call that started most recently wins; an older live one takes over when it ends."""
-        live = [(sid, entry) for sid, entry in self.calls.items() if entry.expires_at > now]
-        if not live:
-            return None
-        return max(live, key=lambda item: (item[1].started, item[0]))
-
-    def live(self, now: float) -> list[tuple[str, CallEntry]]:
-        calls = [(sid, entry) for sid, entry in self.calls.items() if entry.expires_at > now]
-        return sorted(calls, key=lambda item: (item[1].started, item[0]), reverse=True)
-
-    def start(
-        self,
-        call_sid: str,
-        *,
-        now: float,
-        ttl_seconds: int,
-        started: float | None = None,
-        leg: str = "",
-        seq: int | None = None,
-        explicit: bool = False,
-    ) -> bool:
-        """Adds or refreshes a call. Returns whether anything changed."""
-        if call_sid in self.ended:
-            if not explicit:
-                return False  # a late or replayed callback for a call that already ended
-            del self.ended[call_sid]
-        current = self.calls.get(call_sid)
-        if current is not None and seq is not None and leg == current.leg and seq <= current.seq:
-            return False  # out of order or a retry: a newer callback from this leg was applied
-        first_seen = started if started is not None else now
-        self.calls[call_sid] = CallEntry(
-            started=min(first_seen, current.started) if current is not None else first_seen,
-            expires_at=int(now) + ttl_seconds,
-            leg=leg or (current.leg if current else ""),
-            seq=seq if seq is not None else (current.seq if current else -1),
-        )
-        return True
-
-    def finish(self, call_sid: str, *, now: float) -> bool:
-        """Ends that call, and only that call. Returns whether anything changed."""
-        if call_sid in self.ended:
-            return False
-        self.calls.pop(call_sid, None)
-        self.ended[call_sid] = int(now)
-        return True
-
-    def prune(self, now: float, tombstone_seconds: int) -> None:
-        self.calls = {sid: e for sid, e in self.calls.items() if e.expires_at > now}
-        self.ended = {sid: at for sid, at in self.ended.items() if at + tombstone_seconds > now}
-
-    def item_expiry(self, tombstone_seconds: int) -> int:
-        ends = [entry.expires_at for entry in self.calls.values()]
-        ends += [at + tombstone_seconds for at in self.ended.values()]
-        return max(ends, default=0)
-
-
-@dataclass(frozen=True)
-class Change:
-    """What a registry write did; `active` is the call ingest now messages for the key."""
-
-    changed: bool
-    active: str | None
-
-
-class CallRegistry(Protocol):
-    def active_call(self, key: str) -> ActiveCall | None: ...
-
-    def live_calls(self, key: str) -> list[tuple[str, CallEntry]]: ...
-
-    def register(self, key: str, call_sid: str, ttl_seconds: int) -> ActiveCall: ...
-
-    def started(
-        self, key: str, call_sid: str, *, ttl_seconds: int, started: float | None, leg: str, seq: int | None
-    ) -> Change: ...
-
-    def ended(self, key: str, call_sid: str) -> Change: ...
-
-    def remove(self, key: str, call_sid: str | None = None) -> None: ...
-
-    def forget_stale(self, key: str, call_sid: str) -> bool: ...
+def _encode(key: str, state: CallState, expires_at: int) -> dict[str, Any]:
+    return to_item(
+        {
+            "recipient": key,
+            "calls": {sid: dataclasses.asdict(entry) for sid, entry in state.calls.items()},
+            "ended": state.ended,
+            "version": state.version,
+            "expires_at": expires_at,
+        }
+    )
 
 
 class DynamoCallRegistry:
@@ -176,6 +87,14 @@ class DynamoCallRegistry:
     def live_calls(self, key: str) -> list[tuple[str, CallEntry]]:
         state = self._read(key, projection="calls")
         return state.live(self._clock()) if state else []
+
+    def every_key(self) -> Iterator[tuple[str, CallState]]:
+        """Every key and its calls: the operator's listing, the one Scan, never on an event's path."""
+        paginator = self._client.get_paginator("scan")
+        with store_errors("call registry"):
+            for page in paginator.paginate(TableName=self._table):
+                for item in page.get("Items", []):
+                    yield item["recipient"]["S"], decode_state(item)
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -219,7 +138,7 @@ class DynamoCallRegistry:
     def _read(self, key: str, projection: str | None = None) -> CallState | None:
         request: dict[str, Any] = {
             "TableName": self._table,
-            "Key": {"recipient": {"S": key}},
+            "Key": to_item({"recipient": key}),
             # Consistent: a call registered a moment ago must be seen by the next event.
             "ConsistentRead": True,
         }
@@ -245,7 +164,7 @@ class DynamoCallRegistry:
             }
             if expected:
                 request["ConditionExpression"] = "version = :expected"
-                request["ExpressionAttributeValues"] = {":expected": {"N": str(expected)}}
+                request["ExpressionAttributeValues"] = to_item({":expected": expected})
             else:
                 request["ConditionExpression"] = "attribute_not_exists(recipient) OR attribute_not_exists(version)"
             try:
@@ -258,39 +177,3 @@ class DynamoCallRegistry:
             active = state.active(now)
             return Change(changed=True, active=active[0] if active else None)
         raise StoreUnavailable("The call registry is too contended right now.", retry_after=1)
-
-
-def decode_state(item: dict[str, Any]) -> CallState:
-    calls = {
-        sid: CallEntry(
-            started=float(value["M"]["started"]["N"]),
-            expires_at=int(value["M"]["expires_at"]["N"]),
-            leg=value["M"].get("leg", {}).get("S", ""),
-            seq=int(value["M"].get("seq", {}).get("N", "-1")),
-        )
-        for sid, value in item.get("calls", {}).get("M", {}).items()
-    }
-    ended = {sid: int(value["N"]) for sid, value in item.get("ended", {}).get("M", {}).items()}
-    return CallState(calls=calls, ended=ended, version=int(item.get("version", {}).get("N", "0")))
-
-
-def _encode(key: str, state: CallState, expires_at: int) -> dict[str, Any]:
-    return {
-        "recipient": {"S": key},
-        "calls": {
-            "M": {
-                sid: {
-                    "M": {
-                        "started": {"N": repr(entry.started)},
-                        "expires_at": {"N": str(entry.expires_at)},
-                        "leg": {"S": entry.leg},
-                        "seq": {"N": str(entry.seq)},
-                    }
-                }
-                for sid, entry in state.calls.items()
-            }
-        },
-        "ended": {"M": {sid: {"N": str(at)} for sid, at in state.ended.items()}},
-        "version": {"N": str(state.version)},
-        "expires_at": {"N": str(expires_at)},
-    }

@@ -1,0 +1,26 @@
+"""Status callbacks verified with twilio's RequestValidator: the CallbackSignatures port."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+
+from bridge.errors import InvalidTwilioSignature
+from bridge.observability import logger
+
+
+class TwilioCallbackSignatures:
+    def __init__(self, auth_token: Callable[[], str | None]) -> None:
+        self._auth_token = auth_token
+
+    def verify(self, url: str, params: Mapping[str, list[str]], signature: str, settings: str | None) -> None:
+        token = self._auth_token()
+        if not token:
+            # Fails closed: without the token no callback can be trusted.
+            logger.error("the Twilio secret has no auth_token; status callbacks cannot be verified")
+            raise InvalidTwilioSignature("The bridge cannot verify Twilio signatures right now.")
+        algorithm = get_signature_algorithm(settings)
+        if not RequestValidator(token).validate(url, params, signature, algorithm=algorithm):
+            logger.warning("twilio signature mismatch", url=url)
+            raise InvalidTwilioSignature("The X-Twilio-Signature does not match.")

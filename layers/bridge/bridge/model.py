@@ -1,0 +1,218 @@
+"""The domain model: events, calls, parked events and ledger entries, with the rules on keys and SIDs.
+
+Pure values and rules: no I/O, no SDKs. Every other module speaks in these types.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# The built-in source: Standard Webhooks carrying the bridge's own envelope, at /events.
+DEFAULT_SOURCE = "default"
+# The recipient key, event ID and Call SID every part of the bridge accepts.
+MAX_KEY_CHARS = 256
+MAX_ID_CHARS = 256
+CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+
+# Why an accepted event ended without delivery; each is a ledger reason and an outcome name.
+EXPIRED = "expired"
+CALL_ENDED = "call_ended"
+TWILIO_REFUSED = "twilio_refused"
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    type: str
+    timestamp: str | None
+    to: str
+    data: Any
+    body: Any
+    source: str = DEFAULT_SOURCE
+    hold_seconds: int | None = None  # how long the sender lets it wait for the call; never in Content
+
+    @property
+    def named_source(self) -> str | None:
+        """The source as the agent's app and the sender see it; the default source stays unnamed."""
+        return None if self.source == DEFAULT_SOURCE else self.source
+
+    @property
+    def key(self) -> str:
+        """Idempotency key here and at Twilio: scoped by source, so two sources never collide."""
+        return self.id if self.named_source is None else f"{self.source}:{self.id}"
+
+    def content(self) -> str:
+        """The UDM Content: compact JSON the Voice SDK hands to the app as is."""
+        content: dict[str, Any] = {"id": self.id, "type": self.type}
+        if self.named_source is not None:
+            content["source"] = self.named_source
+        if self.timestamp is not None:
+            content["timestamp"] = self.timestamp
+        content["data"] = self.data
+        return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
+
+
+# -- calls ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActiveCall:
+    key: str
+    call_sid: str
+    expires_at: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "call_sid": self.call_sid, "expires_at": self.expires_at}
+
+
+@dataclass(frozen=True)
+class CallEntry:
+    started: float  # epoch seconds the call started (or was first seen)
+    expires_at: int  # TTL safety net: the call counts as gone after this
+    leg: str = ""  # CallSid of the leg whose callbacks report on this call
+    seq: int = -1  # highest SequenceNumber applied from that leg
+
+
+@dataclass
+class CallState:
+    """Every call a key is on, and the calls that ended recently (tombstones)."""
+
+    calls: dict[str, CallEntry] = field(default_factory=dict)
+    ended: dict[str, int] = field(default_factory=dict)
+    version: int = 0
+
+    def active(self, now: float) -> tuple[str, CallEntry] | None:
+        """The live call that started most recently wins; an older live one takes over when it ends."""
+        live = self.live(now)
+        return live[0] if live else None
+
+    def live(self, now: float) -> list[tuple[str, CallEntry]]:
+        calls = [(sid, entry) for sid, entry in self.calls.items() if entry.expires_at > now]
+        return sorted(calls, key=lambda item: (item[1].started, item[0]), reverse=True)
+
+    def start(
+        self,
+        call_sid: str,
+        *,
+        now: float,
+        ttl_seconds: int,
+        started: float | None = None,
+        leg: str = "",
+        seq: int | None = None,
+        explicit: bool = False,
+    ) -> bool:
+        """Adds or refreshes a call. Returns whether anything changed."""
+        if call_sid in self.ended:
+            if not explicit:
+                return False  # a late or replayed callback for a call that already ended
+            del self.ended[call_sid]
+        current = self.calls.get(call_sid)
+        if current is not None and seq is not None and leg == current.leg and seq <= current.seq:
+            return False  # out of order or a retry: a newer callback from this leg was applied
+        first_seen = started if started is not None else now
+        self.calls[call_sid] = CallEntry(
+            started=min(first_seen, current.started) if current is not None else first_seen,
+            expires_at=int(now) + ttl_seconds,
+            leg=leg or (current.leg if current else ""),
+            seq=seq if seq is not None else (current.seq if current else -1),
+        )
+        return True
+
+    def finish(self, call_sid: str, *, now: float) -> bool:
+        """Ends that call, and only that call. Returns whether anything changed."""
+        if call_sid in self.ended:
+            return False
+        self.calls.pop(call_sid, None)
+        self.ended[call_sid] = int(now)
+        return True
+
+    def prune(self, now: float, tombstone_seconds: int) -> None:
+        self.calls = {sid: e for sid, e in self.calls.items() if e.expires_at > now}
+        self.ended = {sid: at for sid, at in self.ended.items() if at + tombstone_seconds > now}
+
+    def item_expiry(self, tombstone_seconds: int) -> int:
+        ends = [entry.expires_at for entry in self.calls.values()]
+        ends += [at + tombstone_seconds for at in self.ended.values()]
+        return max(ends, default=0)
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a registry write did; `active` is the call ingest now messages for the key."""
+
+    changed: bool
+    active: str | None
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    message_sid: str
+    call_sid: str
+
+
+# -- parked events and the ledger ----------------------------------------------------------------
+
+PARKED = "parked"
+CLAIMED = "claimed"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    event_key: str
+    event_id: str
+    source: str
+    recipient: str
+    reason: str
+    content: str
+    attempts: int
+    parked_at: float
+    failed_at: float
+    detail: str = ""
+    twilio_code: int | None = None
+    replayed_at: float | None = None
+    replay_message_sid: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class ParkedEvent:
+    recipient: str
+    arrival: str
+    event_key: str
+    event_id: str
+    source: str
+    content: str
+    parked_at: float
+    expires_at: int
+    state: str = PARKED
+    lease_until: float = 0.0
+    attempts: int = 0
+
+    def ledger_entry(self, reason: str, detail: str, twilio_code: int | None = None) -> LedgerEntry:
+        return LedgerEntry(
+            event_key=self.event_key,
+            event_id=self.event_id,
+            source=self.source,
+            recipient=self.recipient,
+            reason=reason,
+            content=self.content,
+            attempts=self.attempts,
+            parked_at=self.parked_at,
+            failed_at=time.time(),
+            detail=detail,
+            twilio_code=twilio_code,
+        )
+
+
+@dataclass
+class FlushResult:
+    delivered: dict[str, tuple[str, str]] = field(default_factory=dict)  # event key -> (call sid, message sid)
+    expired: int = 0
+    failed: int = 0
+    blocked: bool = False  # stopped before the end: the rest wait for the next flush
