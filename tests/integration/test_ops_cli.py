@@ -70,19 +70,16 @@ def test_set_refuses_a_malformed_call_sid(stack: LocalStack, capsys: pytest.Capt
 
 
 def events_cli(stack: LocalStack, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any]:
-    capsys.readouterr()  # what the handlers logged before, not the CLI's output
-    code = main(
-        [
-            "--local",
-            "--endpoint-url",
-            stack.aws_endpoint,
-            "--twilio-api-base-url",
-            stack.emulator.base_url,
-            "events",
-            *args,
-        ]
+    # The CLI's own output only: stream handlers log to stdout in the background meanwhile.
+    code, out = run_cli(
+        "--local",
+        "--endpoint-url",
+        stack.aws_endpoint,
+        "--twilio-api-base-url",
+        stack.emulator.base_url,
+        "events",
+        *args,
     )
-    out = capsys.readouterr().out
     return code, [json.loads(chunk) for chunk in _json_chunks(out)]
 
 
