@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ class WebhookReceiver:
         self.path = path
         self._printer = printer
         self._lock = threading.Lock()
-        self._answers: deque[tuple[int, dict[str, str]]] = deque()
+        self._answers: deque[tuple[int, dict[str, str], float]] = deque()
         self.deliveries: list[Delivery] = []
         self._server: ThreadingHTTPServer | None = None
 
@@ -87,10 +88,11 @@ class WebhookReceiver:
         """Stops listening, keeping the port for `start()` to take again."""
         self.stop()
 
-    def answer(self, statuses: Iterable[int], retry_after: int | None = None) -> None:
+    def answer(self, statuses: Iterable[int], retry_after: int | None = None, delay: float = 0.0) -> None:
+        """The next answers, in order; `delay` holds each one back (past the sender's timeout, say)."""
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         with self._lock:
-            self._answers.extend((status, headers) for status in statuses)
+            self._answers.extend((status, headers, delay) for status in statuses)
 
     def reset(self) -> None:
         with self._lock:
@@ -107,7 +109,10 @@ class WebhookReceiver:
         except WebhookVerificationError:
             verified = None
         with self._lock:
-            status, extra = self._answers.popleft() if self._answers else ((204, {}) if verified else (401, {}))
+            status, extra, delay = self._answers.popleft() if self._answers else (204 if verified else 401, {}, 0.0)
+        if delay:
+            time.sleep(delay)
+        with self._lock:
             self.deliveries.append(Delivery(headers, body, status, verified))
         if self._printer is not None and verified is not None and status < 300:
             self._printer(f"verified webhook {headers.get('webhook-id')}: {json.dumps(verified)}")
