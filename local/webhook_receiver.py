@@ -43,7 +43,7 @@ class WebhookReceiver:
         self._host = host
         self._port = port
         self.path = path
-        self._printer = printer
+        self.printer = printer
         self._lock = threading.Lock()
         self._answers: deque[tuple[int, dict[str, str], float]] = deque()
         self.deliveries: list[Delivery] = []
@@ -114,7 +114,7 @@ class WebhookReceiver:
             time.sleep(delay)
         with self._lock:
             self.deliveries.append(Delivery(headers, body, status, verified))
-        if self._printer is not None and verified is not None and status < 300:
-            self._printer(f"verified webhook {headers.get('webhook-id')}: {json.dumps(verified)}")
+        if self.printer is not None and verified is not None and status < 300:
+            self.printer(f"verified webhook {headers.get('webhook-id')}: {json.dumps(verified)}")
         log.info("webhook %s -> %s (verified=%s)", headers.get("webhook-id"), status, verified is not None)
         return status, extra

@@ -181,8 +181,14 @@ def test_a_message_on_a_call_nobody_owns_is_acknowledged_and_dropped(bridge: Bri
 
 def test_a_malformed_message_is_a_400_problem(bridge: Bridge) -> None:
     _, call_sid = owned_call(bridge.stack)
-    status = post_message(bridge, message_params(call_sid, "not-a-sid"))
-    assert status == 400
+    assert post_message(bridge, message_params(call_sid, "not a sid")) == 400
+    assert post_message(bridge, message_params("CA123", new_message_sid())) == 400
+
+
+def test_an_oversized_message_is_a_413(bridge: Bridge, receiver: Any) -> None:
+    _, call_sid = owned_call(bridge.stack)
+    sid = new_message_sid()
+    assert post_message(bridge, message_params(call_sid, sid, content=json.dumps({"x": "y" * 70_000}))) == 413
 
 
 # -- forward ----------------------------------------------------------------------------------------

@@ -20,8 +20,11 @@ FORWARD_FAILED = "forward_failed"
 # The ledger's source of forwarded messages; their event key is "call:<message SID>".
 MESSAGE_SOURCE = "call"
 WEBHOOK_TYPE = "call.message"
-# Twilio's User Defined Message SIDs (KX) identify a message; they become the webhook-id.
-MESSAGE_SID = re.compile(r"^KX[0-9a-fA-F]{32}$")
+# The message's Sid becomes the webhook-id. The JavaScript SDK makes it KX + 32 hex digits (its
+# voiceEventSid); other SDKs' aren't documented, so any short token is accepted.
+MESSAGE_SID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Far above a message's 10 KB Content, far below SQS's message size limit.
+MAX_MESSAGE_BYTES = 64 * 1024
 # The registry's second item per Call SID, for the Call SID -> key lookup: "#call:<CallSid>".
 OWNER_PREFIX = "#call:"
 

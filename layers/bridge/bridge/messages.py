@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from bridge.call_messages import MESSAGE_SID, CallMessage
+from bridge.call_messages import MAX_MESSAGE_BYTES, MESSAGE_SID, CallMessage
 from bridge.call_status import FormParams, signed_url
-from bridge.errors import InvalidCallback, InvalidTwilioSignature
+from bridge.errors import ContentTooLarge, InvalidCallback, InvalidTwilioSignature
 from bridge.model import CALL_SID
 
 if TYPE_CHECKING:
@@ -54,6 +54,9 @@ class MessagesService:
         self._clock = clock
 
     def handle(self, request: CallbackRequest) -> Received:
+        if len(request.body) > MAX_MESSAGE_BYTES:
+            # Before the signature: hashing an oversized body is work an attacker could ask for.
+            raise ContentTooLarge("The message is too large.", size=len(request.body), limit=MAX_MESSAGE_BYTES)
         fields = self._verified(request)
         call_sid, sid = _text(fields.get("CallSid")), _text(fields.get("Sid"))
         if not CALL_SID.match(call_sid) or not MESSAGE_SID.match(sid):
