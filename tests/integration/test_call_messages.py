@@ -306,6 +306,26 @@ def test_one_subscription_per_registered_sdk_leg_even_with_replayed_callbacks(
     assert payload["data"] == {"verified": True}
 
 
+def test_callbacks_out_of_order_and_late_make_no_second_subscription(
+    bridge: Bridge, front: HttpFront, fresh_runtime: pytest.MonkeyPatch
+) -> None:
+    callback = through_front(front, fresh_runtime)
+    emulator = bridge.stack.emulator
+    emulator.hold_callbacks(True)
+    placed = emulator.place_inbound(f"agent{secrets.token_hex(4)}", callback)
+    emulator.answer(placed["child"])
+
+    # answered first, then ringing and initiated late, then answered again
+    emulator.release_callbacks([2, 1, 0])
+    emulator.hold_callbacks(False)
+    emulator.replay_callback(2)
+    bridge.stack.settle()
+
+    assert wait_for(lambda: subscriptions_of(bridge.stack, placed["child"]))
+    bridge.stack.settle()
+    assert len(subscriptions_of(bridge.stack, placed["child"])) == 1
+
+
 def test_without_forward_url_no_subscription_is_created(
     bridge: Bridge, front: HttpFront, fresh_runtime: pytest.MonkeyPatch
 ) -> None:
