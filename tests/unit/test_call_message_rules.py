@@ -165,3 +165,13 @@ def test_without_forwarding_nothing_subscribes() -> None:
     owners = Owners()
     assert service(owners, None).call_changed("identity:alice", state(), deadline()) == []
     assert owners.subscribed_calls == {}
+
+
+def test_the_forward_secret_is_one_whsec_string_or_a_rotation_list_whose_first_signs() -> None:
+    from bridge.adapters.forwarding import parse_forward_secrets
+
+    assert parse_forward_secrets("whsec_abc") == ("whsec_abc",)
+    assert parse_forward_secrets('["whsec_new", "whsec_old"]') == ("whsec_new", "whsec_old")
+    for broken in ("[]", '[""]', "[1]"):
+        with pytest.raises(ConfigurationError):
+            parse_forward_secrets(broken)
