@@ -160,7 +160,13 @@ class Subscriptions:
 def _post(subscription: Subscription, params: dict[str, str], token: str, encoding: str) -> JSONDict:
     url = subscription.callback
     headers = {"User-Agent": "TwilioProxy/1.1"}
-    if encoding == "json":
+    body: bytes | None
+    if subscription.method == "GET":
+        # A GET subscription gets the fields in the query, which the signature then covers.
+        url += ("&" if urllib.parse.urlsplit(url).query else "?") + urllib.parse.urlencode(params)
+        body = None
+        headers["X-Twilio-Signature"] = str(RequestValidator(token).compute_signature(url, {}))
+    elif encoding == "json":
         body = json.dumps(params).encode("utf-8")
         digest = hashlib.sha256(body).hexdigest()
         url += ("&" if urllib.parse.urlsplit(url).query else "?") + "bodySHA256=" + digest

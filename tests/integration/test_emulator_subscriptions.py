@@ -111,3 +111,32 @@ def test_no_message_is_sent_on_a_call_that_ended(stack: LocalStack, call: dict[s
     )
     assert status == 400
     assert "active call" in body["error"]
+
+
+def test_a_get_subscription_gets_the_fields_in_the_signed_query(stack: LocalStack, call: dict[str, Any]) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    seen: list[tuple[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append((self.path, self.headers["X-Twilio-Signature"]))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return None
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/messages"
+        twilio(stack).calls(call["sid"]).user_defined_message_subscriptions.create(callback=base, method="GET")
+        sent = stack.emulator.subscriptions.send(stack.emulator, call["sid"], "hi", "text/plain", "form")
+        [(path, signature)] = seen
+        url = f"http://127.0.0.1:{server.server_address[1]}{path}"
+        assert parse_qs(urlsplit(path).query)["Sid"] == [sent["sid"]]
+        assert RequestValidator(stack.credentials.account.auth_token).validate(url, {}, signature)
+    finally:
+        server.server_close()
