@@ -12,6 +12,7 @@ import json
 import signal
 import sys
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -27,15 +28,35 @@ def step(number: int, text: str) -> None:
     print(f"\n[{number}] {text}", flush=True)
 
 
+def answer_from_the_call(stack: LocalStack, call_sid: str) -> bool:
+    """The agent's app answers with call.sendMessage; the CRM's receiver verifies the forwarded webhook."""
+    step(7, f'{DEMO_IDENTITY}\'s app sends {{"verified": true}} from the call (call.sendMessage)')
+    deadline = time.monotonic() + 10
+    while not stack.emulator.subscriptions.every(call_sid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the CallsTable stream subscribes the SDK leg in the background
+    for subscription in stack.emulator.subscriptions.every(call_sid):
+        print(f"    subscription {subscription['sid']} -> {subscription['callback']}")
+    emulator = stack.emulator
+    sent = emulator.subscriptions.send(emulator, call_sid, {"verified": True}, "application/json", "form")
+    print(f"    Twilio calls the subscription's Callback: {[d['status_code'] for d in sent['deliveries']]}")
+    while not stack.receiver.for_message(sent["sid"]) and time.monotonic() < deadline:
+        time.sleep(0.05)  # queued in SQS, forwarded by ForwardFunction
+    return any(d.verified is not None and d.status < 300 for d in stack.receiver.for_message(sent["sid"]))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the bridge locally and deliver a demo event.")
     parser.add_argument("--port", type=int, default=3000, help="HTTP front port (API Gateway stand-in)")
     parser.add_argument("--aws-port", type=int, default=5005, help="moto server port")
     parser.add_argument("--twilio-port", type=int, default=4010, help="Twilio emulator port")
+    parser.add_argument("--forward-port", type=int, default=4020, help="the CRM's webhook receiver port")
     parser.add_argument("--no-serve", action="store_true", help="exit after the demo instead of serving")
     args = parser.parse_args(argv)
 
-    stack = LocalStack(moto_port=args.aws_port, emulator_port=args.twilio_port, front_port=args.port)
+    stack = LocalStack(
+        moto_port=args.aws_port, emulator_port=args.twilio_port, front_port=args.port, receiver_port=args.forward_port
+    )
+    stack.receiver.printer = lambda line: print(f"    CRM: {line}", flush=True)
     stack.start()
     stack.apply_environment()
     assert stack.front is not None
@@ -84,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         m["idempotency_key"] == headers["webhook-id"] and m["call_sid"] == placed["child"] for m in messages
     )
 
-    step(7, f"{DEMO_IDENTITY} hangs up: the completed callbacks remove the mapping")
+    answered = answer_from_the_call(stack, placed["child"])
+
+    step(8, f"{DEMO_IDENTITY} hangs up: the completed callbacks remove the mapping")
     stack.emulator.hang_up(placed["child"])
     after = requests.get(f"{front}/calls/{DEMO_KEY}", timeout=30)
     print(f"    GET /calls/{DEMO_KEY} -> {after.status_code} {after.json().get('code', '')}")
@@ -93,9 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"    a new event now -> {again.status_code} {again.json().get('code', '')}")
     cleared = after.status_code == 404 and again.status_code == 404
 
-    ok = registered and delivered and cleared
+    ok = registered and delivered and answered and cleared
     print(
-        "\nDEMO OK: the call registered itself, the event reached it, and its end cleared it."
+        "\nDEMO OK: the call registered itself, the event reached it, the agent's answer reached the CRM,"
+        " and its end cleared it."
         if ok
         else "\nDEMO FAILED: see the logs above."
     )
@@ -112,6 +136,8 @@ Serving until Ctrl-C.
                           -d '{{"identity": "alice", "status_callback": "{callback}"}}'
   Look at a mapping:    curl -s {front}/calls/{DEMO_KEY}   (or .venv/bin/udm-bridge --local calls list)
   Messages at Twilio:   curl -s {stack.emulator.base_url}/_emulator/messages
+  Answer from a call:   curl -s -X POST {stack.emulator.base_url}/_emulator/calls/<SDK leg>/messages \\
+                          -d '{{"content": {{"verified": true}}}}'   (the CRM at {stack.receiver.url} prints it)
 """,
         flush=True,
     )

@@ -21,11 +21,14 @@ from local.front import HttpFront
 from local.lambda_runtime import invoke
 from local.senders import new_webhook_secret
 from local.senders import standard_webhooks_headers as sign
+from local.sqs import QueuePoller
 from local.streams import StreamPoller, TtlSweeper
 from local.twilio_emulator import Account, TwilioEmulator
+from local.webhook_receiver import WebhookReceiver
 
 TWILIO_SECRET_NAME = "udm-bridge/local/twilio"
 WEBHOOK_SECRET_NAME = "udm-bridge/local/webhook"
+FORWARD_SECRET_NAME = "udm-bridge/local/forward"
 REGION = "us-east-1"
 # Keys of the create_table API that a template's table properties map onto directly.
 _TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
@@ -96,6 +99,7 @@ class LocalStack:
         emulator_port: int = 0,
         front_port: int | None = None,
         streams: bool = True,
+        receiver_port: int = 0,
     ) -> None:
         self.host = host
         self._moto_port = moto_port
@@ -115,6 +119,11 @@ class LocalStack:
         self.pollers: list[StreamPoller] = []
         self._moto: MotoServer | None = None
         self.aws_endpoint = ""
+        # The systems that sent the events: where call messages are forwarded, as Standard Webhooks.
+        self.forward_secret = new_webhook_secret()
+        self.receiver = WebhookReceiver(self.forward_secret, host=host, port=receiver_port)
+        self.queue_urls: dict[str, str] = {}
+        self.queue_pollers: list[QueuePoller] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -126,8 +135,10 @@ class LocalStack:
         host, port = self._moto.get_host_and_port()
         self.aws_endpoint = f"http://{host}:{port}"
         self.create_tables()
+        self.create_queues()
         self.seed_secrets()
         self.emulator.start()
+        self.receiver.start()
         if self._front_port is not None:
             self.front = HttpFront(self.functions, self.host, self._front_port).start()
         if self._streams:
@@ -142,6 +153,7 @@ class LocalStack:
             if properties.get("TimeToLiveSpecification", {}).get("Enabled")
         }
         self.sweeper = TtlSweeper(self.client("dynamodb"), ttl_tables).start()
+        self.start_queues()
         for function in self.functions.values():
             for source in function.streams:
                 poller = StreamPoller(
@@ -159,10 +171,15 @@ class LocalStack:
         """Waits until every stream poller has caught up (what was written so far is handled)."""
         for poller in self.pollers:
             poller.wait_idle(timeout)
+        for queue_poller in self.queue_pollers:
+            queue_poller.wait_idle(timeout)
 
     def stop(self) -> None:
         for poller in self.pollers:
             poller.stop()
+        for queue_poller in self.queue_pollers:
+            queue_poller.stop()
+        self.receiver.stop()
         if self.sweeper is not None:
             self.sweeper.stop()
         if self.front is not None:
@@ -203,12 +220,49 @@ class LocalStack:
             if ttl:
                 dynamodb.update_time_to_live(TableName=self.table_name(logical_id), TimeToLiveSpecification=ttl)
 
+    def create_queues(self) -> None:
+        """The template's queues, dead-letter queues first so a redrive policy can name them."""
+        sqs = self.client("sqs")
+        queues = self.template.queues()
+        ordered = sorted(queues, key=lambda logical_id: "RedrivePolicy" in queues[logical_id])
+        for logical_id in ordered:
+            properties = queues[logical_id]
+            attributes = {"VisibilityTimeout": str(properties.get("VisibilityTimeout", 30))}
+            redrive = properties.get("RedrivePolicy")
+            if redrive:
+                target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+                attributes["RedrivePolicy"] = json.dumps(
+                    {"deadLetterTargetArn": self.queue_arn(target), "maxReceiveCount": redrive["maxReceiveCount"]}
+                )
+            self.queue_urls[logical_id] = sqs.create_queue(QueueName=logical_id, Attributes=attributes)["QueueUrl"]
+
+    def queue_arn(self, logical_id: str) -> str:
+        attributes = self.client("sqs").get_queue_attributes(
+            QueueUrl=self.queue_urls[logical_id], AttributeNames=["QueueArn"]
+        )
+        return str(attributes["Attributes"]["QueueArn"])
+
+    def start_queues(self) -> None:
+        """The template's SQS event source mappings."""
+        for function in self.functions.values():
+            for source in function.queues:
+                poller = QueuePoller(
+                    function,
+                    source,
+                    queue_url=self.queue_urls[source.queue],
+                    queue_arn=self.queue_arn(source.queue),
+                    client=self.client("sqs"),
+                    invoke=invoke,
+                )
+                self.queue_pollers.append(poller.start())
+
     def seed_secrets(self) -> None:
         manager = self.client("secretsmanager")
         account = self.credentials.account
         twilio_secret = {"account_sid": account.account_sid, "auth_token": account.auth_token}
         manager.create_secret(Name=TWILIO_SECRET_NAME, SecretString=json.dumps(twilio_secret))
         manager.create_secret(Name=WEBHOOK_SECRET_NAME, SecretString=json.dumps(self.webhook_secrets()))
+        manager.create_secret(Name=FORWARD_SECRET_NAME, SecretString=self.forward_secret)
 
     def webhook_secrets(self) -> dict[str, str]:
         """The webhook secret's JSON object: a secret per source."""
@@ -224,6 +278,10 @@ class LocalStack:
         values = {name: str(spec["Default"]) for name, spec in self.template.parameters.items() if "Default" in spec}
         values.update({logical_id: self.table_name(logical_id) for logical_id in self.template.tables()})
         values.update({"TwilioSecretArn": TWILIO_SECRET_NAME, "WebhookSecretArn": WEBHOOK_SECRET_NAME})
+        # Messages from the call: the queues, the API's own name, and the local receiver.
+        values.update(self.queue_urls)
+        values.update({"BridgeApi": "local", "AWS::Region": REGION, "AWS::URLSuffix": "amazonaws.com"})
+        values.update({"ForwardUrl": self.receiver.url, "ForwardSecretArn": FORWARD_SECRET_NAME})
         return values
 
     def environment(self) -> dict[str, str]:

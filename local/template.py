@@ -66,6 +66,16 @@ class StreamSource:
 
 
 @dataclass(frozen=True)
+class QueueSource:
+    """An SQS event source mapping: which queue feeds the function, and how."""
+
+    name: str
+    queue: str
+    batch_size: int = 10
+    report_failures: bool = False
+
+
+@dataclass(frozen=True)
 class Function:
     logical_id: str
     code_uri: Path
@@ -75,6 +85,7 @@ class Function:
     environment: dict[str, Any]
     routes: list[Route] = field(default_factory=list)
     streams: list[StreamSource] = field(default_factory=list)
+    queues: list[QueueSource] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,16 @@ class Template:
                 for name, event in props.get("Events", {}).items()
                 if event.get("Type") == "DynamoDB"
             ]
+            queues = [
+                QueueSource(
+                    name=name,
+                    queue=event["Properties"]["Queue"]["Fn::GetAtt"][0],
+                    batch_size=int(event["Properties"].get("BatchSize", 10)),
+                    report_failures="ReportBatchItemFailures" in event["Properties"].get("FunctionResponseTypes", []),
+                )
+                for name, event in props.get("Events", {}).items()
+                if event.get("Type") == "SQS"
+            ]
             found[logical_id] = Function(
                 logical_id=logical_id,
                 code_uri=ROOT / props["CodeUri"],
@@ -133,6 +154,7 @@ class Template:
                 environment=environment,
                 routes=routes,
                 streams=streams,
+                queues=queues,
             )
         return found
 
@@ -141,6 +163,13 @@ class Template:
             logical_id: resource.get("Properties", {})
             for logical_id, resource in self.resources.items()
             if resource.get("Type") == "AWS::DynamoDB::Table"
+        }
+
+    def queues(self) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: resource.get("Properties", {})
+            for logical_id, resource in self.resources.items()
+            if resource.get("Type") == "AWS::SQS::Queue"
         }
 
 
@@ -161,4 +190,8 @@ def resolve(value: Any, references: dict[str, str]) -> str:
         return str(value).lower() if isinstance(value, bool) else str(value)
     if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in references:
         return references[value["Ref"]]
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        names = re.findall(r"\$\{([^}]+)\}", value["Fn::Sub"])
+        if all(name in references for name in names):
+            return re.sub(r"\$\{([^}]+)\}", lambda found: references[found[1]], value["Fn::Sub"])
     raise ValueError(f"cannot resolve {value!r} locally; add it to the local references")

@@ -8,6 +8,9 @@
     udm-bridge events replay <event key> [--to identity:bob]
     udm-bridge events replay --all-failed [--since 24h] [--to identity:bob]
 
+`events` covers messages from the call too: one the forwarder could not deliver is in the ledger as
+forward_failed (event key call:<message SID>), and its replay forwards it again, same webhook-id.
+
 Tables (and the Twilio secret, for replays) come from the stack's outputs and parameters
 (--stack, default udm-bridge), from explicit options, or are the local stack's (--local, while
 `make run` is up).
@@ -30,16 +33,20 @@ from bridge import runtime
 from bridge.adapters.dynamodb.ledger import DynamoLedger
 from bridge.adapters.dynamodb.registry import DynamoCallRegistry
 from bridge.adapters.secrets import SecretStore
+from bridge.call_messages import FORWARD_FAILED
 from bridge.calls import recipient_key
 from bridge.config import DEFAULT_MAX_CALL_SECONDS, TwilioSettings
 from bridge.dispatch import RetryingDispatcher
 from bridge.errors import BridgeError
+from bridge.forward import Forwarder, ForwardFailed
 from bridge.model import CALL_SID, LedgerEntry
-from bridge.retry import Deadline
+from bridge.retry import Deadline, RetryPolicy
 
 LOCAL_ENDPOINT = "http://127.0.0.1:5005"
 LOCAL_TWILIO = "http://127.0.0.1:4010"
 LOCAL_TWILIO_SECRET = "udm-bridge/local/twilio"
+LOCAL_FORWARD_SECRET = "udm-bridge/local/forward"
+LOCAL_FORWARD_URL = "http://127.0.0.1:4020/webhooks/udm-bridge"
 LOCAL_TABLES = {"CallsTableName": "CallsTable", "LedgerTableName": "LedgerTable"}
 # A replay waits this long for Twilio, at most, per event.
 REPLAY_SECONDS = 30
@@ -108,6 +115,16 @@ class Target:
         )
         secrets = SecretStore(max_age_seconds=0, client=self.client("secretsmanager"))
         return runtime.dispatcher(twilio, secrets, self.registry)
+
+    @cached_property
+    def forwarder(self) -> Forwarder:
+        """The forward function's chain: the same signing, retries and backoff."""
+        url = self.parameter("ForwardUrl", self.args.forward_url, LOCAL_FORWARD_URL)
+        if not url:
+            raise SystemExit("forwarding is not configured (no ForwardUrl); pass --forward-url")
+        secret_id = self.parameter("ForwardSecretArn", self.args.forward_secret_id, LOCAL_FORWARD_SECRET)
+        secrets = SecretStore(max_age_seconds=0, client=self.client("secretsmanager"))
+        return runtime.forwarder(url, secret_id, secrets, RetryPolicy(max_attempts=5, attempt_timeout=5.0))
 
 
 def _emit(value: Any) -> None:
@@ -181,13 +198,15 @@ def events(target: Target, args: argparse.Namespace) -> int:
     failures = 0
     for entry in entries:
         result = replay(entry, target, args.to)
-        failures += result["status"] != "delivered"
+        failures += result["status"] not in ("delivered", "forwarded")
         _emit(result)
     return 1 if failures else 0
 
 
 def replay(entry: LedgerEntry, target: Target, to: str | None) -> dict[str, Any]:
     """Redelivers with the original key as IdempotencyKey, so a replay can't double a delivery."""
+    if entry.reason == FORWARD_FAILED:
+        return replay_forward(entry, target)
     key = recipient_key(to) if to else entry.recipient
     call = target.registry.active_call(key)
     if call is None:
@@ -206,6 +225,16 @@ def replay(entry: LedgerEntry, target: Target, to: str | None) -> dict[str, Any]
     }
 
 
+def replay_forward(entry: LedgerEntry, target: Target) -> dict[str, Any]:
+    """Forwards a call message again with its SID as webhook-id, so the receiver can dedupe it."""
+    try:
+        forwarded = target.forwarder.deliver(entry.event_id, entry.content, Deadline(lambda: REPLAY_SECONDS * 1000))
+    except ForwardFailed as failed:
+        return {"event_key": entry.event_key, "status": FORWARD_FAILED, "detail": failed.detail}
+    target.ledger.mark_replayed(entry.event_key, entry.event_id)
+    return {"event_key": entry.event_key, "status": "forwarded", "receiver_status": forwarded.status}
+
+
 # -- the command line ------------------------------------------------------------------------------
 
 
@@ -221,6 +250,8 @@ def parser() -> argparse.ArgumentParser:
     where.add_argument("--ledger-table", help="the ledger table (skips the stack lookup)")
     where.add_argument("--twilio-secret-id", help="the Twilio secret, for replays (skips the stack lookup)")
     where.add_argument("--twilio-api-base-url", help=argparse.SUPPRESS)
+    where.add_argument("--forward-url", help="where call messages are forwarded, for replays (skips the stack lookup)")
+    where.add_argument("--forward-secret-id", help="the forward signing secret, for replays (skips the stack lookup)")
     where.add_argument("--local", action="store_true", help=f"the local stack (moto at {LOCAL_ENDPOINT})")
     where.add_argument("--endpoint-url", help="an AWS endpoint other than AWS's")
     groups = root.add_subparsers(dest="group", required=True)

@@ -21,6 +21,7 @@ _CALL_PATH_RE = re.compile(r"/_emulator/calls/([^/]+)")
 _CALL_ACTION_PATH_RE = re.compile(r"/_emulator/calls/([^/]+)/(answer|hangup)")
 _CALLBACK_REPLAY_PATH_RE = re.compile(r"/_emulator/callbacks/([^/]+)/replay")
 _PLACE_KEYS = frozenset({"identity", "status_callback", "account_sid", "events"})
+_SEND_MESSAGE_PATH_RE = re.compile(r"/_emulator/calls/([^/]+)/messages")
 
 _Handlers = dict[str, Callable[[], Reply]]
 
@@ -64,7 +65,13 @@ def _route(model: EmulatorModel, method: str, path: str, payload: object) -> Rep
         "/_emulator/callbacks/hold": {"POST": lambda: _no_content(lambda: _hold(model, payload))},
         "/_emulator/callbacks/release": {"POST": lambda: json_reply(200, _release(model, payload))},
     }
+    routes["/_emulator/subscriptions"] = {"GET": lambda: json_reply(200, model.subscriptions.every())}
+    routes["/_emulator/sdk-messages"] = {"GET": lambda: json_reply(200, model.subscriptions.messages())}
     handlers = routes.get(path)
+    send = _SEND_MESSAGE_PATH_RE.fullmatch(path)
+    if handlers is None and send is not None:
+        call_sid = urllib.parse.unquote(send.group(1))
+        handlers = {"POST": lambda: json_reply(200, _send_message(model, call_sid, payload))}
     if handlers is None:
         handlers = _sid_routes(model, path, payload)
     if handlers is None:
@@ -96,6 +103,17 @@ def _sid_routes(model: EmulatorModel, path: str, payload: object) -> _Handlers |
         raw_index = urllib.parse.unquote(replay.group(1))
         return {"POST": lambda: json_reply(200, model.replay_callback(_index(raw_index)))}
     return None
+
+
+def _send_message(model: EmulatorModel, call_sid: str, payload: object) -> JSONDict:
+    """The SDK user's call.sendMessage: {"content": ..., "content_type"?, "encoding": "form"|"json"}."""
+    data = _object(payload)
+    if "content" not in data:
+        raise ValueError("'content' is required")
+    content_type = data.get("content_type", "application/json")
+    if not isinstance(content_type, str):
+        raise ValueError("'content_type' must be a string")
+    return model.subscriptions.send(model, call_sid, data["content"], content_type, data.get("encoding", "form"))
 
 
 def _no_content(action: Callable[[], None]) -> Reply:

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from local.twilio_emulator.callbacks import Callback, CallbackLog
 from local.twilio_emulator.faults import Fault, parse_faults
+from local.twilio_emulator.subscriptions import Subscriptions
 from local.twilio_emulator.wire import JSONDict, Reply, is_json, json_reply, rfc2822_now, twilio_error, twilio_not_found
 
 CALL_STATUSES: frozenset[str] = frozenset(
@@ -168,6 +169,7 @@ class EmulatorModel:
         self._faults: deque[Fault] = deque()
         self._stats: dict[str, int] = _zero_stats()
         self._callback_log = CallbackLog()
+        self.subscriptions = Subscriptions()
 
     @property
     def accounts(self) -> tuple[Account, ...]:
@@ -241,6 +243,7 @@ class EmulatorModel:
             self._faults.clear()
             self._stats = _zero_stats()
             self._callback_log.clear()
+        self.subscriptions.clear()
 
     # -- simulated Voice SDK calls and their status callbacks -----------------------------------------
     # Call state changes under the lock; callbacks are POSTed after it is released, because the receiver

@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 # Segments are matched loosely so malformed SIDs get Twilio's 404 rather than falling through.
 _UDM_PATH_RE = re.compile(r"/2010-04-01/Accounts/([^/]+)/Calls/([^/]+)/UserDefinedMessages\.json")
+_SUBSCRIPTIONS_PATH_RE = re.compile(
+    r"/2010-04-01/Accounts/([^/]+)/Calls/([^/]+)/UserDefinedMessageSubscriptions(?:/([^/]+))?\.json"
+)
 
 # Far above any legitimate UDM form body; bounds memory for a misbehaving client.
 _MAX_BODY_BYTES = 1024 * 1024
@@ -206,7 +209,10 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._send(twilio_error(exc.status, 20001, exc.message))
             return
-        if control.is_control_path(path):
+        subscriptions = _SUBSCRIPTIONS_PATH_RE.fullmatch(path)
+        if subscriptions is not None:
+            self._send(self._subscriptions(method, path, body, *subscriptions.groups()))
+        elif control.is_control_path(path):
             self._send(control.handle(self._emulator_server.model, method, path, body))
         elif udm is not None:
             self._send(twilio_error(405, 20004, "Method not allowed", {"Allow": "POST"}))
@@ -236,6 +242,23 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
             return
         self._send(reply)
+
+    def _subscriptions(self, method: str, path: str, body: bytes, account: str, call: str, sid: str | None) -> Reply:
+        """UserDefinedMessageSubscriptions: POST the collection, DELETE one; Basic auth as for UDMs."""
+        model = self._emulator_server.model
+        credentials = basic_credentials(self.headers.get("Authorization"))
+        found = None if credentials is None else model.account_for(*credentials)
+        if found is None or found.account_sid != account:
+            return twilio_error(401, 20003, "Authenticate", {"WWW-Authenticate": 'Basic realm="Twilio API"'})
+        if sid is None and method == "POST":
+            try:
+                form = urllib.parse.parse_qs(body.decode("utf-8"), keep_blank_values=True)
+            except UnicodeDecodeError:
+                return twilio_error(400, 20001, "Request body must be UTF-8 encoded form data")
+            return model.subscriptions.create(model, account, call, form)
+        if sid is not None and method == "DELETE":
+            return model.subscriptions.delete(account, call, sid, path)
+        return twilio_error(405, 20004, "Method not allowed", {"Allow": "POST" if sid is None else "DELETE"})
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding"):

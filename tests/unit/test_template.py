@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bridge.config import CallsSettings, CallStatusSettings, EnvSettings, FlushSettings, IngestSettings
+from bridge.config import (
+    CallsSettings,
+    CallStatusSettings,
+    EnvSettings,
+    FlushSettings,
+    ForwardSettings,
+    IngestSettings,
+    MessagesSettings,
+    SubscribeSettings,
+)
 from local import template
 
 TEMPLATE = template.load()
@@ -101,6 +110,7 @@ def test_routes_are_the_contracts() -> None:
         "PUT /calls/{key}": ("CallsFunction", "AWS_IAM"),
         "GET /calls/{key}": ("CallsFunction", "AWS_IAM"),
         "DELETE /calls/{key}": ("CallsFunction", "AWS_IAM"),
+        "POST /twilio/messages": ("MessagesFunction", "NONE"),
     }
 
 
@@ -132,6 +142,9 @@ SETTINGS: dict[str, type[EnvSettings]] = {
     "FlushFunction": FlushSettings,
     "CallsFunction": CallsSettings,
     "CallStatusFunction": CallStatusSettings,
+    "SubscribeFunction": SubscribeSettings,
+    "MessagesFunction": MessagesSettings,
+    "ForwardFunction": ForwardSettings,
 }
 
 
@@ -192,3 +205,22 @@ def test_secrets_are_decrypted_only_through_secrets_manager_by_the_functions_tha
         reads_secrets = "secretsmanager:GetSecretValue" in json.dumps(statements(logical_id))
         assert len(attached) == (1 if reads_secrets else 0), logical_id
     assert "kms:Decrypt" not in json.dumps(statements("CallsFunction"))
+
+
+def test_messages_from_the_call_have_least_privilege() -> None:
+    # Ingest still reads one item per event; only the message route reads owner items
+    assert "sqs:" not in json.dumps(statements("IngestFunction"))
+    assert [s["Action"] for s in statements("MessagesFunction") if "CallsTable" in json.dumps(s)] == [
+        "dynamodb:GetItem"
+    ]
+    assert "ForwardSecretArn" not in json.dumps(statements("MessagesFunction") + statements("SubscribeFunction"))
+    assert "TwilioSecretArn" not in json.dumps(statements("ForwardFunction"))
+    [source] = TEMPLATE.functions()["ForwardFunction"].queues
+    assert source.queue == "MessagesQueue"
+    assert source.report_failures
+    redrive = TEMPLATE.resources["MessagesQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["MessagesDeadLetterQueue", "Arn"]}
+
+
+def test_forward_url_is_https_only_in_aws() -> None:
+    assert TEMPLATE.parameters["ForwardUrl"]["AllowedPattern"] == "^$|^https://[^\\s]+$"

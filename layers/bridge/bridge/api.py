@@ -121,6 +121,38 @@ def call_status_app() -> APIGatewayHttpResolver:
     return app
 
 
+def messages_app() -> APIGatewayHttpResolver:
+    """The resolver of POST /twilio/messages: verified, queued, 204; the forwarder does the rest."""
+    from bridge.call_status import CallbackRequest
+    from bridge.runtime import messages_service as build
+
+    app = _resolver()
+
+    @app.post("/twilio/messages")
+    def message() -> Response[str]:
+        event = app.current_event
+        headers = _headers(app)
+        request = CallbackRequest(
+            host=headers.get("host", ""),
+            raw_path=event.raw_event.get("rawPath", ""),
+            raw_query=event.raw_event.get("rawQueryString", ""),
+            body=_raw_body(app),
+            headers=headers,
+        )
+        received = build().handle(request)
+        record_outcome(
+            received.action,
+            "call message queued" if received.action == "queued" else "call message ignored",
+            reason=received.reason,
+            recipient=received.key,
+            call_sid=received.call_sid,
+            message_sid=received.message_sid,
+        )
+        return Response(status_code=204)
+
+    return app
+
+
 def _resolver() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver()
 

@@ -208,3 +208,54 @@ class _Reader:
     def raise_if_invalid(self) -> None:
         if self._problems:
             raise ConfigurationError("invalid configuration: " + "; ".join(self._problems))
+
+
+# -- messages from the call ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MessagesSettings(EnvSettings):
+    """POST /twilio/messages: verify with the auth token, look the call's key up, queue the message."""
+
+    calls_table: str = field(metadata=_var("CALLS_TABLE"))
+    twilio_secret_id: str = field(metadata=_var("TWILIO_SECRET_ID"))
+    messages_queue_url: str = field(metadata=_var("MESSAGES_QUEUE_URL"))
+    public_base_url: str | None = field(default=None, metadata=_var("PUBLIC_BASE_URL", "url"))
+    secrets_max_age_seconds: int = field(default=300, metadata=_var("SECRETS_MAX_AGE_SECONDS", "int", minimum=0))
+
+
+@dataclass(frozen=True)
+class SubscribeSettings(EnvSettings):
+    """The CallsTable stream: subscribe each registered SDK leg to its messages when forwarding is on."""
+
+    calls_table: str = field(metadata=_var("CALLS_TABLE"))
+    twilio: TwilioSettings
+    # Unset: forwarding is off and nothing subscribes.
+    forward_url: str | None = field(default=None, metadata=_var("FORWARD_URL", "url"))
+    # The Callback's base, as for status callbacks: PUBLIC_BASE_URL when set, else the execute-api URL.
+    public_base_url: str | None = field(default=None, metadata=_var("PUBLIC_BASE_URL", "url"))
+    execute_api_url: str | None = field(default=None, metadata=_var("EXECUTE_API_URL", "url"))
+
+    @property
+    def callback_url(self) -> str | None:
+        base = self.public_base_url or self.execute_api_url
+        return base.rstrip("/") + "/twilio/messages" if base else None
+
+
+@dataclass(frozen=True)
+class ForwardSettings(EnvSettings):
+    """The queue's consumer: each message to FORWARD_URL, signed with the secret behind FORWARD_SECRET_ID."""
+
+    forward_secret_id: str = field(metadata=_var("FORWARD_SECRET_ID"))
+    ledger_table: str = field(metadata=_var("LEDGER_TABLE"))
+    forward_url: str | None = field(default=None, metadata=_var("FORWARD_URL", "url"))
+    max_attempts: int = field(default=5, metadata=_var("FORWARD_MAX_ATTEMPTS", "int", minimum=1))
+    timeout_seconds: float = field(default=5.0, metadata=_var("FORWARD_TIMEOUT_SECONDS", "float", minimum=0.1))
+    ledger_retention_seconds: int = field(
+        default=DEFAULT_LEDGER_RETENTION_DAYS * 86400,
+        metadata=_var("LEDGER_RETENTION_DAYS", "int", minimum=1, scale=86400),
+    )
+    secrets_max_age_seconds: int = field(default=300, metadata=_var("SECRETS_MAX_AGE_SECONDS", "int", minimum=0))
+    backoff_base_seconds: float = 0.2
+    backoff_cap_seconds: float = 5.0
+    reserve_seconds: float = 1.0

@@ -99,3 +99,39 @@ class Dispatcher(Protocol):
 
 class Flusher(Protocol):
     def flush(self, recipient: str, deadline: Deadline) -> FlushResult: ...
+
+
+# -- messages from the call (call_messages, messages, forward, subscribe) --------------------------
+
+
+class CallOwners(Protocol):
+    """Call SID -> the key it is registered under: a second registry item per SDK leg."""
+
+    def claim(self, call_sid: str, key: str, expires_at: int) -> bool:
+        """Records the owner; returns whether the call still needs its subscription."""
+        ...
+
+    def owner(self, call_sid: str) -> str | None: ...
+
+    def subscribed(self, call_sid: str, subscription_sid: str) -> None: ...
+
+
+class Subscriber(Protocol):
+    def subscribe(self, call_sid: str, callback_url: str, idempotency_key: str, timeout: float) -> str:
+        """One attempt; returns the subscription SID. Raises retry.Transient, CallNotActive or TwilioError."""
+        ...
+
+
+class MessageQueue(Protocol):
+    def enqueue(self, body: str) -> None: ...
+
+
+class MessageSignatures(Protocol):
+    def verify_json(self, url: str, body: str, signature: str, settings: str | None) -> None:
+        """A JSON callback: the signature covers the URL, whose bodySHA256 covers the body."""
+
+
+class WebhookSender(Protocol):
+    def send(self, webhook_id: str, body: str, timeout: float) -> int:
+        """One signed attempt; returns the status. Raises retry.Transient for what another attempt may fix."""
+        ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -24,13 +24,17 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
     from bridge.adapters.dynamodb.ledger import DynamoLedger
+    from bridge.adapters.dynamodb.owners import SubscribeRouter
     from bridge.adapters.dynamodb.streams import StreamRouter
     from bridge.call_status import CallStatusService
     from bridge.calls import CallsService
     from bridge.config import ParkingSettings, TwilioSettings
     from bridge.dispatch import RetryingDispatcher
     from bridge.flush import Flusher
+    from bridge.forward import Forwarder, ForwardService
     from bridge.ingest import IngestService
+    from bridge.messages import MessagesService
+    from bridge.retry import RetryPolicy
 
 
 class _Once[T]:
@@ -211,7 +215,106 @@ def call_status_service() -> CallStatusService:
     )
 
 
+# -- messages from the call: subscribe, receive, forward ---------------------------------------------
+
+
+def forwarder(url: str, secret_id: str, secrets: SecretStore, policy: RetryPolicy) -> Forwarder:
+    """The forward chain, shared by the forward function and the operator's replay."""
+    from bridge.adapters.forwarding import StandardWebhookSender, parse_forward_secrets
+    from bridge.forward import Forwarder, check_forward_url
+
+    sender = StandardWebhookSender(check_forward_url(url), secrets.reader(secret_id, parse_forward_secrets))
+    return Forwarder(sender, policy)
+
+
+@cache
+def subscribe_router() -> SubscribeRouter:
+    from bridge.adapters.dynamodb.owners import DynamoCallOwners, SubscribeRouter
+    from bridge.adapters.twilio.credentials import TwilioCredentials
+    from bridge.adapters.twilio.messages import AttemptHttpClient
+    from bridge.adapters.twilio.subscriptions import TwilioSubscriber
+    from bridge.config import SubscribeSettings
+    from bridge.errors import ConfigurationError
+    from bridge.retry import RetryPolicy
+    from bridge.subscribe import SubscribeService
+
+    settings = SubscribeSettings.from_env()
+    twilio, delivery = settings.twilio, settings.twilio.delivery
+    subscriber = None
+    if settings.forward_url:
+        if settings.callback_url is None:
+            raise ConfigurationError("PUBLIC_BASE_URL or EXECUTE_API_URL is needed to subscribe to messages")
+        subscriber = TwilioSubscriber(
+            credentials=_secret_store(twilio.secrets_max_age_seconds).reader(twilio.secret_id, TwilioCredentials.parse),
+            http_client=AttemptHttpClient(timeout=delivery.timeout_seconds),
+            base_url=twilio.api_base_url,
+        )
+    policy = RetryPolicy(
+        max_attempts=delivery.max_attempts,
+        attempt_timeout=delivery.timeout_seconds,
+        base_delay=delivery.backoff_base_seconds,
+        max_delay=delivery.backoff_cap_seconds,
+    )
+    service = SubscribeService(
+        owners=DynamoCallOwners(settings.calls_table, dynamodb()),
+        subscriber=subscriber,
+        callback_url=settings.callback_url or "",
+        policy=policy,
+    )
+    return SubscribeRouter(service, reserve_seconds=delivery.reserve_seconds)
+
+
+@cache
+def messages_service() -> MessagesService:
+    from bridge.adapters.dynamodb.owners import DynamoCallOwners
+    from bridge.adapters.sqs import SqsMessageQueue
+    from bridge.adapters.twilio.callbacks import TwilioCallbackSignatures
+    from bridge.adapters.twilio.credentials import TwilioCredentials
+    from bridge.adapters.twilio.subscriptions import TwilioMessageSignatures
+    from bridge.config import MessagesSettings
+    from bridge.messages import MessagesService
+
+    settings = MessagesSettings.from_env()
+    credentials = _secret_store(settings.secrets_max_age_seconds).reader(
+        settings.twilio_secret_id, TwilioCredentials.parse
+    )
+    return MessagesService(
+        signatures=TwilioCallbackSignatures(lambda: credentials().auth_token),
+        json_signatures=TwilioMessageSignatures(lambda: credentials().auth_token),
+        owners=DynamoCallOwners(settings.calls_table, dynamodb()),
+        queue=SqsMessageQueue(settings.messages_queue_url, sqs()),
+        public_base_url=settings.public_base_url,
+    )
+
+
+@cache
+def forward_service() -> ForwardService:
+    from bridge.config import ForwardSettings
+    from bridge.forward import ForwardService
+    from bridge.retry import RetryPolicy
+
+    settings = ForwardSettings.from_env()
+    forward = None
+    if settings.forward_url:
+        policy = RetryPolicy(
+            max_attempts=settings.max_attempts,
+            attempt_timeout=settings.timeout_seconds,
+            base_delay=settings.backoff_base_seconds,
+            max_delay=settings.backoff_cap_seconds,
+        )
+        secrets = _secret_store(settings.secrets_max_age_seconds)
+        forward = forwarder(settings.forward_url, settings.forward_secret_id, secrets, policy)
+    return ForwardService(forward, ledger(settings.ledger_table, settings.ledger_retention_seconds))
+
+
+@cache
+def sqs() -> Any:
+    return boto3.client("sqs", config=AWS_CONFIG)
+
+
 def reset() -> None:
     """Forget every built service and client, as a new container would."""
     for factory in (dynamodb, ingest_service, calls_service, call_status_service, flush_router):
         factory.cache_clear()
+    for other in (sqs, subscribe_router, messages_service, forward_service):
+        other.cache_clear()
