@@ -8,7 +8,9 @@ import json
 import logging
 import os
 import secrets
+import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +31,18 @@ WEBHOOK_SECRET_NAME = "udm-bridge/local/webhook"
 REGION = "us-east-1"
 # Keys of the create_table API that a template's table properties map onto directly.
 _TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
+
+
+def available(host: str, port: int) -> int:
+    """`port` when nothing listens on it, else 0 (the OS picks a free one): `make run` starts anywhere."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers bind: SO_REUSEADDR, so a port in TIME_WAIT after a previous run still counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return 0
+    return port
 
 
 def aws_environment(endpoint: str) -> dict[str, str]:
@@ -126,6 +140,7 @@ class LocalStack:
         host, port = self._moto.get_host_and_port()
         self.aws_endpoint = f"http://{host}:{port}"
         self.create_tables()
+        self.create_queues()
         self.seed_secrets()
         self.emulator.start()
         if self._front_port is not None:
@@ -147,6 +162,7 @@ class LocalStack:
                 poller = StreamPoller(
                     function,
                     source,
+                    on_failure=self._sender(source.on_failure) if source.on_failure else None,
                     table=self.table_name(source.table),
                     streams_client=self.client("dynamodbstreams"),
                     dynamodb_client=self.client("dynamodb"),
@@ -203,6 +219,22 @@ class LocalStack:
             if ttl:
                 dynamodb.update_time_to_live(TableName=self.table_name(logical_id), TimeToLiveSpecification=ttl)
 
+    def create_queues(self) -> None:
+        """The template's SQS queues (the streams' OnFailure destination), named after their logical IDs."""
+        sqs = self.client("sqs")
+        for logical_id in self.template.queues():
+            sqs.create_queue(QueueName=self.queue_name(logical_id))
+
+    def queue_name(self, logical_id: str) -> str:
+        return logical_id
+
+    def queue_url(self, logical_id: str) -> str:
+        return str(self.client("sqs").get_queue_url(QueueName=self.queue_name(logical_id))["QueueUrl"])
+
+    def _sender(self, logical_id: str) -> Callable[[dict[str, Any]], None]:
+        sqs, url = self.client("sqs"), self.queue_url(logical_id)
+        return lambda description: sqs.send_message(QueueUrl=url, MessageBody=json.dumps(description))
+
     def seed_secrets(self) -> None:
         manager = self.client("secretsmanager")
         account = self.credentials.account
@@ -223,6 +255,7 @@ class LocalStack:
         """Local values for the template's Refs: parameters take their defaults unless named here."""
         values = {name: str(spec["Default"]) for name, spec in self.template.parameters.items() if "Default" in spec}
         values.update({logical_id: self.table_name(logical_id) for logical_id in self.template.tables()})
+        values.update({logical_id: self.queue_url(logical_id) for logical_id in self.template.queues()})
         values.update({"TwilioSecretArn": TWILIO_SECRET_NAME, "WebhookSecretArn": WEBHOOK_SECRET_NAME})
         return values
 
