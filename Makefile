@@ -28,7 +28,8 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml layers/bridge/requirements.txt
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# setuptools notes that an editable install maps packages by a finder: expected here, so not shown.
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
 $(TOOLS)/.installed:
@@ -39,8 +40,15 @@ $(TOOLS)/.installed:
 	$(TOOLS)/bin/python -m pip install --quiet 'aws-sam-cli==1.170.0' 'cfn-lint==1.58.0'
 	@touch $@
 
+# Ports: 3000, 5005 and 4010 when free, else free ones (printed, and kept in .run/stack.json while
+# serving). PORT=, AWS_PORT=, TWILIO_PORT= insist on one; HOST=0.0.0.0 lets containers reach the stack.
+PORT ?=
+AWS_PORT ?=
+TWILIO_PORT ?=
+HOST ?= 127.0.0.1
 run: $(VENV)/.installed ## Run the whole bridge locally (moto, Twilio emulator, HTTP front on :3000) and deliver a demo event
-	$(BIN)/python -m local.demo
+	$(BIN)/python -m local.demo --host $(HOST) $(if $(PORT),--port $(PORT)) $(if $(AWS_PORT),--aws-port $(AWS_PORT)) \
+	  $(if $(TWILIO_PORT),--twilio-port $(TWILIO_PORT)) $(ARGS)
 
 test: lint typecheck template-lint ## Lint, type-check, lint the template, then run every test
 	$(BIN)/python -m pytest

@@ -165,7 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         return 0 if ok else 1
 
-    state.write(state.Endpoints(front=front, aws=stack.aws_endpoint, twilio=stack.emulator.base_url, pid=os.getpid()))
+    # Clients on this machine reach a stack listening on every address through loopback.
+    here = {"front": front, "aws": stack.aws_endpoint, "twilio": stack.emulator.base_url}
+    here = {name: url.replace("://0.0.0.0:", "://127.0.0.1:") for name, url in here.items()}
+    state.write(state.Endpoints(**here, pid=os.getpid()))
     try:
         _serve(stack, front, callback)
     finally:
