@@ -185,8 +185,8 @@ Serving until Ctrl-C. Other commands find this stack through {state.STATE_FILE.r
   Webhook secret (local, random per run): {stack.credentials.webhook_secret}
   Send your own event:  .venv/bin/python -m local.sign events/body-customer-identified.json --send
   Who is on a call:     .venv/bin/udm-bridge --local calls list
-  Place another call:   curl -s -X POST {emulator}/_emulator/calls/inbound \\
-                          -d '{{"identity": "bob", "status_callback": "{callback}"}}'
+  Place a new call:     curl -s -X POST {emulator}/_emulator/calls/inbound \\
+                          -d '{{"identity": "alice", "status_callback": "{callback}"}}'
   Messages at Twilio:   curl -s {emulator}/_emulator/messages
   Smoke test:           .venv/bin/udm-bridge --local smoke
 """
