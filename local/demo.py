@@ -189,6 +189,7 @@ Serving until Ctrl-C. Other commands find this stack through {state.STATE_FILE.r
                           -d '{{"identity": "alice", "status_callback": "{callback}"}}'
   Messages at Twilio:   curl -s {emulator}/_emulator/messages
   Smoke test:           .venv/bin/udm-bridge --local smoke
+  URLs for curl:        eval "$(.venv/bin/python -m local.state)"   (sets FRONT, AWS, TWILIO)
 """
     )
     stopped = threading.Event()

@@ -79,3 +79,15 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def main() -> int:
+    """`eval "$(.venv/bin/python -m local.state)"`: FRONT, AWS and TWILIO of the running stack, for curl."""
+    found = endpoints()
+    for name, url in (("FRONT", found.front), ("AWS", found.aws), ("TWILIO", found.twilio)):
+        print(f"export {name}={url}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
