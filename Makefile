@@ -46,9 +46,10 @@ PORT ?=
 AWS_PORT ?=
 TWILIO_PORT ?=
 HOST ?= 127.0.0.1
+RUN_FLAGS = --host $(HOST) $(if $(PORT),--port $(PORT)) $(if $(AWS_PORT),--aws-port $(AWS_PORT)) \
+	$(if $(TWILIO_PORT),--twilio-port $(TWILIO_PORT)) $(ARGS)
 run: $(VENV)/.installed ## Run the whole bridge locally (moto, Twilio emulator, HTTP front on :3000) and deliver a demo event
-	$(BIN)/python -m local.demo --host $(HOST) $(if $(PORT),--port $(PORT)) $(if $(AWS_PORT),--aws-port $(AWS_PORT)) \
-	  $(if $(TWILIO_PORT),--twilio-port $(TWILIO_PORT)) $(ARGS)
+	$(BIN)/python -m local.demo $(strip $(RUN_FLAGS))
 
 test: lint typecheck template-lint ## Lint, type-check, lint the template, then run every test
 	$(BIN)/python -m pytest
