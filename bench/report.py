@@ -109,6 +109,8 @@ def summarize_warm(warm: dict[str, dict[str, Any]], memory_mb: int) -> dict[str,
             "cpu_mean_ms": statistics.fmean(cpu) if cpu else math.nan,
             "cpu_p50_ms": median(cpu),
             "billed_ms": statistics.fmean(billed) if billed else math.nan,
+            # What each event would bill at each memory size: one model, for the cost table and the sweep.
+            "billed_ms_at": {mb: modelled_billed_ms(wall, cpu, mb) for mb in sorted({*SWEEP_MB, memory_mb})},
             "dynamodb_per_event": sum(sum(b["dynamodb_calls"]) for b in blocks) / events if events else math.nan,
             "dynamodb_sequential_per_event": (
                 sum(sum(b["dynamodb_sequential"]) for b in blocks) / events if events else math.nan
@@ -121,7 +123,9 @@ def summarize_warm(warm: dict[str, dict[str, Any]], memory_mb: int) -> dict[str,
             "log_bytes_per_event": warm[subject].get("log_bytes", 0) / max(1, warm[subject].get("events_total", 1)),
             "clients": warm[subject]["ready"].get("clients", []),
         }
-        out[subject]["cost"] = cost_per_million(out[subject], memory_mb)
+        out[subject]["cost"] = cost_per_million(
+            {**out[subject], "billed_ms": out[subject]["billed_ms_at"][memory_mb]}, memory_mb
+        )
     bridge, baseline = out["bridge"], out["baseline"]
     out["ratio"] = {
         key: ratio(bridge[key], baseline[key])
@@ -168,6 +172,15 @@ FULL_VCPU_MB = 1769
 SWEEP_MB = (128, 256, 512, 1024, 1769)
 
 
+def modelled_billed_ms(wall: list[float], cpu: list[float], memory_mb: int) -> float:
+    """Mean billed ms per event at `memory_mb`: each event's CPU stretches by 1769/MB below one vCPU
+    (the children here ran on a whole core), its waiting does not, and Lambda rounds up to 1 ms."""
+    if not wall:
+        return math.nan
+    stretch = max(1.0, FULL_VCPU_MB / memory_mb)
+    return statistics.fmean(max(1, math.ceil(c * stretch + max(0.0, w - c))) for w, c in zip(wall, cpu, strict=False))
+
+
 def memory_sweep(cold: dict[str, Any], warm: dict[str, Any]) -> list[dict[str, float]]:
     """The bridge at other memory sizes, modelled from this run's split of wall time into CPU and wait.
 
@@ -182,7 +195,8 @@ def memory_sweep(cold: dict[str, Any], warm: dict[str, Any]) -> list[dict[str, f
     for mb in SWEEP_MB:
         stretch = max(1.0, FULL_VCPU_MB / mb)
         warm_ms = bridge_warm["cpu_mean_ms"] * stretch + wait
-        billed = {**bridge_warm, "billed_ms": float(math.ceil(warm_ms))}
+        # The same billed-ms model as the cost table, so a size appears with one cost.
+        billed = {**bridge_warm, "billed_ms": bridge_warm["billed_ms_at"][mb]}
         rows.append(
             {
                 "memory_mb": mb,
@@ -354,7 +368,8 @@ def render(run: dict[str, Any]) -> str:
     out += _table(["subject", "HTTP API", "Lambda req", "Lambda GB-s", "DDB reads", "DDB writes", "total"], rows)
     bridge_cost = warm["bridge"]["cost"]
     out.append(
-        f"  from: mean billed ms (each event rounded up to 1 ms) x {meta['memory_mb']} MB at arm64 prices; "
+        f"  from: billed ms modelled at {meta['memory_mb']} MB (each event's CPU x 1769/MB, its waits as measured, "
+        f"rounded up to 1 ms) at arm64 prices, as the memory sweep below; "
         f"bridge {bridge_cost['rru_per_event']:.2f} RRU + {bridge_cost['wru_per_event']:.2f} WRU per event, "
         "assuming items <= 4 KB read / <= 1 KB written"
     )

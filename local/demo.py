@@ -1,7 +1,8 @@
 """`make run`: the whole bridge on loopback, a demo call, one signed event end to end, then serve.
 
 No Docker, no AWS account, no internet: moto's server stands in for DynamoDB and Secrets Manager,
-the project's emulator for Twilio, and the HTTP front for API Gateway.
+the project's emulator for Twilio, and the HTTP front for API Gateway. Ports default to 3000, 5005
+and 4010, or free ones when those are taken; while serving, .run/stack.json says which.
 """
 
 from __future__ import annotations
@@ -9,23 +10,65 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
+import os
 import signal
 import sys
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import TextIO
 
 import requests
 
-from local.stack import TWILIO_SECRET_NAME, WEBHOOK_SECRET_NAME, LocalStack
+from local import state
+from local.stack import TWILIO_SECRET_NAME, WEBHOOK_SECRET_NAME, LocalStack, available
+from local.state import LOG_FILE, ROOT
 
 DEMO_IDENTITY = "alice"
 DEMO_KEY = f"identity:{DEMO_IDENTITY}"
 
 
 def step(number: int, text: str) -> None:
-    print(f"\n[{number}] {text}", flush=True)
+    say(f"\n[{number}] {text}")
+
+
+def _ports(args: argparse.Namespace) -> dict[str, int]:
+    """The asked-for ports; where none was asked for, the default, or a free one when it is taken."""
+    chosen = {}
+    for name, asked, default in (
+        ("HTTP front", args.port, 3000),
+        ("moto", args.aws_port, 5005),
+        ("Twilio emulator", args.twilio_port, 4010),
+        ("CRM receiver", args.forward_port, 4020),
+    ):
+        chosen[name] = asked if asked is not None else available(args.host, default)
+        if asked is None and chosen[name] == 0:
+            say(f"port {default} is taken: the {name} takes a free one (below)")
+    return chosen
+
+
+def _quiet(verbose: bool) -> None:
+    """The demo's output is its steps: the functions' JSON logs, EMF metrics and warnings go to a file."""
+    if verbose:
+        return
+    LOG_FILE.parent.mkdir(exist_ok=True)
+    log = LOG_FILE.open("a", encoding="utf-8", buffering=1)
+    logging.basicConfig(stream=log, level=logging.INFO, force=True)
+    logging.captureWarnings(True)
+    # Powertools writes logs and EMF to sys.stdout; the steps go to the terminal through CONSOLE.
+    CONSOLE.stream = sys.stdout
+    sys.stdout = log
+    print(f"logs: {LOG_FILE.relative_to(ROOT)} (or make run ARGS=--verbose)", file=CONSOLE.stream, flush=True)
+
+
+class CONSOLE:
+    stream: TextIO = sys.stdout
+
+
+def say(text: str = "") -> None:
+    print(text, file=CONSOLE.stream, flush=True)
 
 
 def answer_from_the_call(stack: LocalStack, call_sid: str) -> bool:
@@ -35,10 +78,10 @@ def answer_from_the_call(stack: LocalStack, call_sid: str) -> bool:
     while not stack.emulator.subscriptions.every(call_sid) and time.monotonic() < deadline:
         time.sleep(0.05)  # the CallsTable stream subscribes the SDK leg in the background
     for subscription in stack.emulator.subscriptions.every(call_sid):
-        print(f"    subscription {subscription['sid']} -> {subscription['callback']}")
+        say(f"    subscription {subscription['sid']} -> {subscription['callback']}")
     emulator = stack.emulator
     sent = emulator.subscriptions.send(emulator, call_sid, {"verified": True}, "application/json", "form")
-    print(f"    Twilio calls the subscription's Callback: {[d['status_code'] for d in sent['deliveries']]}")
+    say(f"    Twilio calls the subscription's Callback: {[d['status_code'] for d in sent['deliveries']]}")
     while not stack.receiver.for_message(sent["sid"]) and time.monotonic() < deadline:
         time.sleep(0.05)  # queued in SQS, forwarded by ForwardFunction
     return any(d.verified is not None and d.status < 300 for d in stack.receiver.for_message(sent["sid"]))
@@ -46,17 +89,31 @@ def answer_from_the_call(stack: LocalStack, call_sid: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the bridge locally and deliver a demo event.")
-    parser.add_argument("--port", type=int, default=3000, help="HTTP front port (API Gateway stand-in)")
-    parser.add_argument("--aws-port", type=int, default=5005, help="moto server port")
-    parser.add_argument("--twilio-port", type=int, default=4010, help="Twilio emulator port")
-    parser.add_argument("--forward-port", type=int, default=4020, help="the CRM's webhook receiver port")
+    parser.add_argument("--port", type=int, help="HTTP front port (default 3000, or a free one when it is taken)")
+    parser.add_argument("--aws-port", type=int, help="moto server port (default 5005, or a free one)")
+    parser.add_argument("--twilio-port", type=int, help="Twilio emulator port (default 4010, or a free one)")
+    parser.add_argument(
+        "--forward-port", type=int, help="webhook receiver port of the demo CRM (default 4020, or free)"
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; 0.0.0.0 lets containers (sam local invoke) reach the stack. Default: loopback",
+    )
+    parser.add_argument("--verbose", action="store_true", help="show the functions' logs and metrics")
     parser.add_argument("--no-serve", action="store_true", help="exit after the demo instead of serving")
     args = parser.parse_args(argv)
+    _quiet(args.verbose)
 
+    ports = _ports(args)
     stack = LocalStack(
-        moto_port=args.aws_port, emulator_port=args.twilio_port, front_port=args.port, receiver_port=args.forward_port
+        host=args.host,
+        moto_port=ports["moto"],
+        emulator_port=ports["Twilio emulator"],
+        front_port=ports["HTTP front"],
+        receiver_port=ports["CRM receiver"],
     )
-    stack.receiver.printer = lambda line: print(f"    CRM: {line}", flush=True)
+    stack.receiver.printer = lambda line: say(f"    CRM: {line}")
     stack.start()
     stack.apply_environment()
     assert stack.front is not None
@@ -64,23 +121,23 @@ def main(argv: list[str] | None = None) -> int:
     account = stack.credentials.account
 
     step(1, f"moto server (DynamoDB, Secrets Manager) at {stack.aws_endpoint}")
-    print(f"    tables from template.yaml: {', '.join(stack.template.tables())}")
-    print(f"    secrets seeded: {TWILIO_SECRET_NAME}, {WEBHOOK_SECRET_NAME} (random values, local only)")
+    say(f"    tables from template.yaml: {', '.join(stack.template.tables())}")
+    say(f"    secrets seeded: {TWILIO_SECRET_NAME}, {WEBHOOK_SECRET_NAME} (random values, local only)")
     step(2, f"Twilio emulator at {stack.emulator.base_url} (account {account.account_sid})")
     step(3, f"HTTP front at {front}, routes from template.yaml:")
     for function in stack.functions.values():
         for route in function.routes:
             auth = "IAM, not enforced locally" if route.auth == "AWS_IAM" else "public; the function checks signatures"
-            print(f"    {route.route_key:<26} -> {function.logical_id} ({auth})")
+            say(f"    {route.route_key:<26} -> {function.logical_id} ({auth})")
 
     callback = f"{front}/twilio/call-status"
     step(4, f"a caller rings {DEMO_IDENTITY}'s Voice SDK app: <Dial><Client statusCallback={callback}>")
     placed = stack.emulator.place_inbound(DEMO_IDENTITY, callback)
     stack.emulator.answer(placed["child"])
-    print(f"    caller's leg {placed['parent']}, SDK leg {placed['child']}: initiated, ringing, answered")
-    print(f"    status callbacks sent, signed with the auth token: {len(stack.emulator.callbacks())}")
+    say(f"    caller's leg {placed['parent']}, SDK leg {placed['child']}: initiated, ringing, answered")
+    say(f"    status callbacks sent, signed with the auth token: {len(stack.emulator.callbacks())}")
     mapping = requests.get(f"{front}/calls/{DEMO_KEY}", timeout=30)
-    print(f"    GET /calls/{DEMO_KEY} -> {mapping.status_code} {mapping.text}")
+    say(f"    GET /calls/{DEMO_KEY} -> {mapping.status_code} {mapping.text}")
     registered = mapping.status_code == 200 and mapping.json()["call_sid"] == placed["child"]
 
     body = json.dumps(
@@ -94,13 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     headers = stack.sign(body, event_id=f"evt_demo_{uuid.uuid4().hex[:12]}")
     step(5, f"a CRM sends a signed event (webhook-id {headers['webhook-id']}) to POST /events")
     reply = requests.post(f"{front}/events", data=body.encode("utf-8"), headers=headers, timeout=30)
-    print(f"    -> {reply.status_code} {reply.text}")
+    say(f"    -> {reply.status_code} {reply.text}")
 
     messages = stack.emulator.messages()
     step(6, f"the Twilio emulator holds {len(messages)} User Defined Message(s):")
     for message in messages:
-        print(f"    {message['sid']} on {message['call_sid']} IdempotencyKey={message['idempotency_key']}")
-        print(f"    Content: {message['content']}")
+        say(f"    {message['sid']} on {message['call_sid']} IdempotencyKey={message['idempotency_key']}")
+        say(f"    Content: {message['content']}")
     delivered = reply.status_code == 200 and any(
         m["idempotency_key"] == headers["webhook-id"] and m["call_sid"] == placed["child"] for m in messages
     )
@@ -110,43 +167,63 @@ def main(argv: list[str] | None = None) -> int:
     step(8, f"{DEMO_IDENTITY} hangs up: the completed callbacks remove the mapping")
     stack.emulator.hang_up(placed["child"])
     after = requests.get(f"{front}/calls/{DEMO_KEY}", timeout=30)
-    print(f"    GET /calls/{DEMO_KEY} -> {after.status_code} {after.json().get('code', '')}")
+    say(f"    GET /calls/{DEMO_KEY} -> {after.status_code} {after.json().get('code', '')}")
     late = stack.sign(body)
     again = requests.post(f"{front}/events", data=body.encode("utf-8"), headers=late, timeout=30)
-    print(f"    a new event now -> {again.status_code} {again.json().get('code', '')}")
+    say(f"    a new event now -> {again.status_code} {again.json().get('code', '')}")
     cleared = after.status_code == 404 and again.status_code == 404
 
-    ok = registered and delivered and answered and cleared
-    print(
+    step(9, f"a new call rings {DEMO_IDENTITY} and she answers: she stays on it for the events you send")
+    second = stack.emulator.place_inbound(DEMO_IDENTITY, callback)
+    stack.emulator.answer(second["child"])
+    live = requests.get(f"{front}/calls/{DEMO_KEY}", timeout=30)
+    say(f"    SDK leg {second['child']}: GET /calls/{DEMO_KEY} -> {live.status_code}")
+    on_call = live.status_code == 200 and live.json()["call_sid"] == second["child"]
+
+    ok = registered and delivered and answered and cleared and on_call
+    say(
         "\nDEMO OK: the call registered itself, the event reached it, the agent's answer reached the CRM,"
-        " and its end cleared it."
+        " its end cleared it, and a new call is live."
         if ok
-        else "\nDEMO FAILED: see the logs above."
+        else f"\nDEMO FAILED: see {LOG_FILE.relative_to(ROOT)} (or run with --verbose)."
     )
     if args.no_serve or not ok:
         stack.stop()
         return 0 if ok else 1
 
-    print(
+    # Clients on this machine reach a stack listening on every address through loopback.
+    here = {"front": front, "aws": stack.aws_endpoint, "twilio": stack.emulator.base_url}
+    here = {name: url.replace("://0.0.0.0:", "://127.0.0.1:") for name, url in here.items()}
+    state.write(state.Endpoints(**here, pid=os.getpid()))
+    try:
+        _serve(stack, front, callback)
+    finally:
+        state.remove(os.getpid())
+        stack.stop()
+    return 0
+
+
+def _serve(stack: LocalStack, front: str, callback: str) -> None:
+    emulator = stack.emulator.base_url
+    say(
         f"""
-Serving until Ctrl-C.
+Serving until Ctrl-C. Other commands find this stack through {state.STATE_FILE.relative_to(ROOT)}.
   Webhook secret (local, random per run): {stack.credentials.webhook_secret}
   Send your own event:  .venv/bin/python -m local.sign events/body-customer-identified.json --send
-  Place a call:         curl -s -X POST {stack.emulator.base_url}/_emulator/calls/inbound \\
+  Who is on a call:     .venv/bin/udm-bridge --local calls list
+  Place a new call:     curl -s -X POST {emulator}/_emulator/calls/inbound \\
                           -d '{{"identity": "alice", "status_callback": "{callback}"}}'
-  Look at a mapping:    curl -s {front}/calls/{DEMO_KEY}   (or .venv/bin/udm-bridge --local calls list)
-  Messages at Twilio:   curl -s {stack.emulator.base_url}/_emulator/messages
-  Answer from a call:   curl -s -X POST {stack.emulator.base_url}/_emulator/calls/<SDK leg>/messages \\
+  Messages at Twilio:   curl -s {emulator}/_emulator/messages
+  Answer from a call:   curl -s -X POST {emulator}/_emulator/calls/<SDK leg>/messages \\
                           -d '{{"content": {{"verified": true}}}}'   (the CRM at {stack.receiver.url} prints it)
-""",
-        flush=True,
+  Smoke test:           .venv/bin/udm-bridge --local smoke
+  URLs for curl:        eval "$(.venv/bin/python -m local.state)"   (sets FRONT, AWS, TWILIO)
+"""
     )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     with contextlib.suppress(KeyboardInterrupt):
         stopped.wait()
-    stack.stop()
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """`make invoke FUNCTION=IngestFunction EVENT=events/<file>.json`: what `sam local invoke` does,
 without Docker. The template's handler and environment, the event file, the response and logs.
 
-It uses the stack `make run` serves when one is up (moto on :5005, emulator on :4010); otherwise it
+It uses the stack `make run` serves when one is up (found through .run/stack.json, whatever ports
+it took; never a stack of another checkout that happens to hold the default ports); otherwise it
 starts a throwaway one with a live demo call for identity:alice. Signed events are re-signed first,
 as their sender would sign them now: webhooks with the stack's webhook secret, status callbacks
 with its Twilio auth token.
@@ -19,7 +20,7 @@ from typing import Any
 import requests
 
 from bridge import runtime
-from local import template
+from local import state, template
 from local.demo import DEMO_KEY
 from local.lambda_runtime import invoke, response_body
 from local.sign import local_auth_token, local_secrets, resign_event, resign_twilio_event
@@ -29,7 +30,7 @@ from local.template import ROOT
 ENV_FILE = ROOT / "events" / "env.json"
 
 
-def running_stack(aws: str, twilio: str) -> bool:
+def running_stack(twilio: str) -> bool:
     try:
         return requests.get(f"{twilio}/_emulator/health", timeout=0.5).ok
     except requests.RequestException:
@@ -49,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("function", help="logical ID in template.yaml, e.g. IngestFunction")
     parser.add_argument("event", type=Path, help="API Gateway event JSON file")
-    parser.add_argument("--aws-endpoint", default="http://127.0.0.1:5005")
-    parser.add_argument("--twilio", default="http://127.0.0.1:4010")
+    parser.add_argument("--aws-endpoint", help="moto's URL (default: the running stack's, from .run/stack.json)")
+    parser.add_argument("--twilio", help="the emulator's URL (default: the running stack's)")
     parser.add_argument("--no-resign", action="store_true", help="send the event's signature as it is")
     args = parser.parse_args(argv)
 
@@ -61,9 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     event = json.loads(args.event.read_text())
 
     stack: LocalStack | None = None
-    if running_stack(args.aws_endpoint, args.twilio):
-        print(f"using the running local stack ({args.aws_endpoint}, {args.twilio})", file=sys.stderr)
-        aws, twilio = args.aws_endpoint, args.twilio
+    found = state.running()
+    if args.aws_endpoint and args.twilio:
+        found = state.Endpoints(aws=args.aws_endpoint, twilio=args.twilio)
+    if found is not None and running_stack(found.twilio):
+        print(f"using the running local stack ({found.aws}, {found.twilio})", file=sys.stderr)
+        aws, twilio = found.aws, found.twilio
         secrets, auth_token = local_secrets(aws), local_auth_token(aws)
     else:
         print("no local stack is running; starting a throwaway one", file=sys.stderr)

@@ -5,8 +5,9 @@
     python -m local.sign body.json --secret whsec_...   # sign with an explicit secret
     python -m local.sign --resign events/ingest-delivered.json   # refresh a sample event's signature
 
-Without --secret, the secret is read the way the bridge reads it: from the local stack's
-Secrets Manager (moto on 127.0.0.1:5005 while `make run` is up).
+Without --secret, the secret is read the way the bridge reads it: from the running local stack's
+Secrets Manager. `make run` says where that is in .run/stack.json (moto on 127.0.0.1:5005 unless
+that port was taken); without a running stack, the default ports.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from typing import Any
 import requests
 
 from bridge.signatures import parse_secrets
+from local import state
 from local.senders import github_headers, standard_webhooks_headers, stripe_headers
 from local.stack import TWILIO_SECRET_NAME, WEBHOOK_SECRET_NAME, aws_environment
 
-DEFAULT_AWS = "http://127.0.0.1:5005"
-DEFAULT_FRONT = "http://127.0.0.1:3000"
+DEFAULT_AWS = state.DEFAULT_AWS
 
 
 def _local_secret_string(name: str, aws_endpoint: str) -> str:
@@ -120,13 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--id", dest="event_id", help="webhook-id to use (default: a new one)")
     parser.add_argument("--url", help="where to POST (default: the local front's route for --as)")
-    parser.add_argument("--aws-endpoint", default=DEFAULT_AWS)
+    parser.add_argument("--aws-endpoint", help="moto's URL (default: the running stack's, from .run/stack.json)")
     parser.add_argument("--send", action="store_true", help="POST the signed body and print the answer")
     parser.add_argument("--resign", action="store_true", help="rewrite an event file's signature in place")
     args = parser.parse_args(argv)
+    stack = state.endpoints()
+    args.aws_endpoint = args.aws_endpoint or stack.aws
     source = {"github": "github", "stripe": "stripe"}.get(args.sender, "default")
     secret = args.secret or local_secret(args.aws_endpoint, source)
-    url = args.url or DEFAULT_FRONT + ("/events" if source == "default" else f"/events/{source}")
+    url = args.url or stack.front + ("/events" if source == "default" else f"/events/{source}")
     path = Path(args.file)
 
     if args.resign:

@@ -8,7 +8,9 @@ import json
 import logging
 import os
 import secrets
+import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +34,18 @@ FORWARD_SECRET_NAME = "udm-bridge/local/forward"
 REGION = "us-east-1"
 # Keys of the create_table API that a template's table properties map onto directly.
 _TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
+
+
+def available(host: str, port: int) -> int:
+    """`port` when nothing listens on it, else 0 (the OS picks a free one): `make run` starts anywhere."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers bind: SO_REUSEADDR, so a port in TIME_WAIT after a previous run still counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return 0
+    return port
 
 
 def aws_environment(endpoint: str) -> dict[str, str]:
@@ -159,6 +173,7 @@ class LocalStack:
                 poller = StreamPoller(
                     function,
                     source,
+                    on_failure=self._sender(source.on_failure) if source.on_failure else None,
                     table=self.table_name(source.table),
                     streams_client=self.client("dynamodbstreams"),
                     dynamodb_client=self.client("dynamodb"),
@@ -255,6 +270,14 @@ class LocalStack:
                     invoke=invoke,
                 )
                 self.queue_pollers.append(poller.start())
+
+    def queue_url(self, logical_id: str) -> str:
+        return self.queue_urls[logical_id]
+
+    def _sender(self, logical_id: str) -> Callable[[dict[str, Any]], None]:
+        """Sends a failed stream batch's description to an OnFailure queue, as Lambda does."""
+        sqs, url = self.client("sqs"), self.queue_url(logical_id)
+        return lambda description: sqs.send_message(QueueUrl=url, MessageBody=json.dumps(description))
 
     def seed_secrets(self) -> None:
         manager = self.client("secretsmanager")

@@ -5,6 +5,8 @@
   expired items from moto's tables and the poller adds that mark to their REMOVE records.
 * Event source mapping: the template's DynamoDB events (stream, filter criteria, batch size,
   retries, ReportBatchItemFailures) poll moto's streams and invoke the real handler in-process.
+  Records still failing after the retries are described to the OnFailure destination as Lambda
+  describes them (shard and sequence range, no records), for `udm-bridge streams redrive`.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from local.template import Function, StreamSource
 
 log = logging.getLogger("local.streams")
 TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+MOTO_ACCOUNT = "123456789012"  # moto's default account, which the local stack's dummy credentials map to
 
 
 def matches(pattern: Any, value: Any) -> bool:
@@ -78,6 +81,7 @@ class TtlSweeper:
                             ExpressionAttributeValues={":now": {"N": str(now)}},
                         )
                         removed += 1
+                        mark_ttl_removal(table, keys)
                     except self._client.exceptions.ConditionalCheckFailedException:
                         with self._lock:
                             self._deleted.discard((table, _key_text(keys)))
@@ -89,6 +93,22 @@ class TtlSweeper:
                 self.sweep()
             except Exception:
                 log.exception("ttl sweep failed")
+
+
+def mark_ttl_removal(table: str, keys: dict[str, Any]) -> None:
+    """Marks the deletion in moto's own stream, as DynamoDB marks TTL deletions in its stream, so a
+    reader of the stream later (a redrive) sees what Lambda saw. moto runs in this process."""
+    try:
+        from moto.dynamodb.models import dynamodb_backends
+
+        shard = dynamodb_backends[MOTO_ACCOUNT]["us-east-1"].get_table(table).stream_shard
+        for record in reversed(shard.items if shard is not None else []):
+            if record.record["eventName"] == "REMOVE" and record.record["dynamodb"]["Keys"] == keys:
+                # The GetRecords API's casing; Lambda's events spell it type/principalId.
+                record.record["userIdentity"] = {"Type": "Service", "PrincipalId": TTL_IDENTITY["principalId"]}
+                return
+    except Exception:  # moto elsewhere, or its internals changed: the poller still marks what it reads
+        log.debug("could not mark a TTL removal in moto's stream", exc_info=True)
 
 
 def _key_text(keys: dict[str, Any]) -> str:
@@ -109,6 +129,7 @@ class StreamPoller:
         invoke: Callable[[Function, dict[str, Any]], dict[str, Any]],
         sweeper: TtlSweeper | None,
         interval: float = 0.1,
+        on_failure: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self._function = function
         self._source = source
@@ -117,6 +138,7 @@ class StreamPoller:
         self._invoke = invoke
         self._sweeper = sweeper
         self._interval = interval
+        self._on_failure = on_failure
         self._arn = dynamodb_client.describe_table(TableName=table)["Table"]["LatestStreamArn"]
         self._stop = threading.Event()
         self._idle = threading.Event()
@@ -127,6 +149,7 @@ class StreamPoller:
 
     def start(self) -> StreamPoller:
         shards = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"]
+        self._shards = [shard["ShardId"] for shard in shards]
         self._iterators = [
             self._streams.get_shard_iterator(
                 StreamArn=self._arn, ShardId=shard["ShardId"], ShardIteratorType=self._source.starting_position
@@ -170,7 +193,7 @@ class StreamPoller:
                 records = [record for record in records if self._wanted(record)]
                 if records:
                     found = True
-                    self._deliver(records)
+                    self._deliver(records, self._shards[index])
             if not found:
                 self._idle.set()
                 self._stop.wait(self._interval)
@@ -194,7 +217,7 @@ class StreamPoller:
     def _wanted(self, record: dict[str, Any]) -> bool:
         return not self._source.patterns or any(matches(pattern, record) for pattern in self._source.patterns)
 
-    def _deliver(self, records: list[dict[str, Any]]) -> None:
+    def _deliver(self, records: list[dict[str, Any]], shard: str) -> None:
         for start in range(0, len(records), self._source.batch_size):
             batch = records[start : start + self._source.batch_size]
             attempts = 0
@@ -211,9 +234,48 @@ class StreamPoller:
                 self.failures += 1
                 attempts += 1
                 if 0 <= self._source.max_retries < attempts:
-                    log.warning("stream records dropped after %d retries", attempts - 1)
+                    self._give_up(batch, shard, attempts)
                     break
                 # Lambda resumes from the lowest failed sequence number, keeping the order behind it.
                 lowest = min(int(number) for number in failed)
                 batch = [record for record in batch if int(record["dynamodb"]["SequenceNumber"]) >= lowest]
                 self._stop.wait(min(2.0, 0.1 * 2**attempts))
+
+    def _give_up(self, batch: list[dict[str, Any]], shard: str, attempts: int) -> None:
+        if self._on_failure is None:
+            log.warning("stream records dropped after %d retries", attempts - 1)
+            return
+        self._on_failure(failure_description(self._function, batch, shard, self._arn, attempts))
+        log.warning("stream records sent to the OnFailure destination after %d retries", attempts - 1)
+
+
+def failure_description(
+    function: Function, batch: list[dict[str, Any]], shard: str, stream_arn: str, attempts: int
+) -> dict[str, Any]:
+    """What Lambda sends an OnFailure destination for a DynamoDB stream batch: where the records
+    are in the stream, not the records."""
+
+    def arrival(record: dict[str, Any]) -> str:
+        created = record["dynamodb"].get("ApproximateCreationDateTime", time.time())
+        return datetime.fromtimestamp(float(created), UTC).isoformat().replace("+00:00", "Z")
+
+    return {
+        "requestContext": {
+            "requestId": f"local-{time.time_ns()}",
+            "functionArn": f"arn:aws:lambda:us-east-1:123456789012:function:{function.logical_id}",
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "DDBStreamBatchInfo": {
+            "shardId": shard,
+            "startSequenceNumber": batch[0]["dynamodb"]["SequenceNumber"],
+            "endSequenceNumber": batch[-1]["dynamodb"]["SequenceNumber"],
+            "approximateArrivalOfFirstRecord": arrival(batch[0]),
+            "approximateArrivalOfLastRecord": arrival(batch[-1]),
+            "batchSize": len(batch),
+            "streamArn": stream_arn,
+        },
+    }

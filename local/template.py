@@ -63,6 +63,8 @@ class StreamSource:
     batch_size: int = 100
     max_retries: int = -1
     patterns: tuple[dict[str, Any], ...] = ()
+    # The logical ID of the OnFailure destination (DestinationConfig), where given up records are described.
+    on_failure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class Template:
                         json.loads(item["Pattern"])
                         for item in event["Properties"].get("FilterCriteria", {}).get("Filters", [])
                     ),
+                    on_failure=_destination(event["Properties"]),
                 )
                 for name, event in props.get("Events", {}).items()
                 if event.get("Type") == "DynamoDB"
@@ -158,6 +161,13 @@ class Template:
             )
         return found
 
+    def queues(self) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: resource.get("Properties", {})
+            for logical_id, resource in self.resources.items()
+            if resource.get("Type") == "AWS::SQS::Queue"
+        }
+
     def tables(self) -> dict[str, dict[str, Any]]:
         return {
             logical_id: resource.get("Properties", {})
@@ -165,12 +175,12 @@ class Template:
             if resource.get("Type") == "AWS::DynamoDB::Table"
         }
 
-    def queues(self) -> dict[str, dict[str, Any]]:
-        return {
-            logical_id: resource.get("Properties", {})
-            for logical_id, resource in self.resources.items()
-            if resource.get("Type") == "AWS::SQS::Queue"
-        }
+
+def _destination(properties: dict[str, Any]) -> str | None:
+    destination = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    if isinstance(destination, dict) and "Fn::GetAtt" in destination:
+        return str(destination["Fn::GetAtt"][0])
+    return None
 
 
 def _path_regex(path: str) -> str:

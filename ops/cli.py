@@ -7,13 +7,16 @@
     udm-bridge events failed [--since 24h]                 # the failure ledger
     udm-bridge events replay <event key> [--to identity:bob]
     udm-bridge events replay --all-failed [--since 24h] [--to identity:bob]
+    udm-bridge streams failed                              # stream batches FlushFunction gave up on
+    udm-bridge streams redrive                             # replay them from the stream (within 24 h)
+    udm-bridge smoke                                       # post-deploy: routing, secrets, signatures, IAM
+
+Tables, the queue, the URLs (and the secrets, for replays and smoke) come from the stack's outputs
+and parameters (--stack, default udm-bridge), from explicit options, or are the local stack's
+(--local, while `make run` is up: .run/stack.json says where it listens).
 
 `events` covers messages from the call too: one the forwarder could not deliver is in the ledger as
 forward_failed (event key call:<message SID>), and its replay forwards it again, same webhook-id.
-
-Tables (and the Twilio secret, for replays) come from the stack's outputs and parameters
-(--stack, default udm-bridge), from explicit options, or are the local stack's (--local, while
-`make run` is up).
 """
 
 from __future__ import annotations
@@ -35,19 +38,27 @@ from bridge.adapters.dynamodb.registry import DynamoCallRegistry
 from bridge.adapters.secrets import SecretStore
 from bridge.call_messages import FORWARD_FAILED
 from bridge.calls import recipient_key
-from bridge.config import DEFAULT_MAX_CALL_SECONDS, TwilioSettings
+from bridge.config import DEFAULT_MAX_CALL_SECONDS, ParkingSettings, TwilioSettings
 from bridge.dispatch import RetryingDispatcher
 from bridge.errors import BridgeError
 from bridge.forward import Forwarder, ForwardFailed
 from bridge.model import CALL_SID, LedgerEntry
 from bridge.retry import Deadline, RetryPolicy
+from bridge.signatures import parse_secrets
+from local import state
+from ops import smoke as smoke_test
+from ops import streams as stream_failures
 
-LOCAL_ENDPOINT = "http://127.0.0.1:5005"
-LOCAL_TWILIO = "http://127.0.0.1:4010"
 LOCAL_TWILIO_SECRET = "udm-bridge/local/twilio"
+LOCAL_WEBHOOK_SECRET = "udm-bridge/local/webhook"
 LOCAL_FORWARD_SECRET = "udm-bridge/local/forward"
-LOCAL_FORWARD_URL = "http://127.0.0.1:4020/webhooks/udm-bridge"
-LOCAL_TABLES = {"CallsTableName": "CallsTable", "LedgerTableName": "LedgerTable"}
+# Locally, resources are named after their logical IDs.
+LOCAL_OUTPUTS = {
+    "CallsTableName": "CallsTable",
+    "LedgerTableName": "LedgerTable",
+    "ParkedTableName": "ParkedTable",
+    "StreamFailuresQueueUrl": "StreamFailuresQueue",
+}
 # A replay waits this long for Twilio, at most, per event.
 REPLAY_SECONDS = 30
 
@@ -66,8 +77,13 @@ class Target:
         return boto3.session.Session(profile_name=self.args.profile, region_name=self.args.region)
 
     @cached_property
+    def local(self) -> state.Endpoints:
+        """The running `make run` stack (whatever ports it took), else the default ports."""
+        return state.endpoints()
+
+    @cached_property
     def endpoint(self) -> str | None:
-        return self.args.endpoint_url or (LOCAL_ENDPOINT if self.args.local else None)
+        return self.args.endpoint_url or (self.local.aws if self.args.local else None)
 
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint)
@@ -81,7 +97,9 @@ class Target:
         if override:
             return override
         if self.args.local:
-            return LOCAL_TABLES[name]
+            if name == "StreamFailuresQueueUrl":
+                return str(self.client("sqs").get_queue_url(QueueName=LOCAL_OUTPUTS[name])["QueueUrl"])
+            return LOCAL_OUTPUTS[name]
         for output in self._stack.get("Outputs", []):
             if output["OutputKey"] == name:
                 return str(output["OutputValue"])
@@ -111,7 +129,7 @@ class Target:
         """The functions' own delivery chain: the same client, retry budget and backoff."""
         twilio = TwilioSettings(
             secret_id=self.parameter("TwilioSecretArn", self.args.twilio_secret_id, LOCAL_TWILIO_SECRET),
-            api_base_url=self.args.twilio_api_base_url or (LOCAL_TWILIO if self.args.local else None),
+            api_base_url=self.args.twilio_api_base_url or (self.local.twilio if self.args.local else None),
         )
         secrets = SecretStore(max_age_seconds=0, client=self.client("secretsmanager"))
         return runtime.dispatcher(twilio, secrets, self.registry)
@@ -119,12 +137,51 @@ class Target:
     @cached_property
     def forwarder(self) -> Forwarder:
         """The forward function's chain: the same signing, retries and backoff."""
-        url = self.parameter("ForwardUrl", self.args.forward_url, LOCAL_FORWARD_URL)
+        url = self.parameter("ForwardUrl", self.args.forward_url, self.local.forward)
         if not url:
             raise SystemExit("forwarding is not configured (no ForwardUrl); pass --forward-url")
         secret_id = self.parameter("ForwardSecretArn", self.args.forward_secret_id, LOCAL_FORWARD_SECRET)
         secrets = SecretStore(max_age_seconds=0, client=self.client("secretsmanager"))
         return runtime.forwarder(url, secret_id, secrets, RetryPolicy(max_attempts=5, attempt_timeout=5.0))
+
+    @cached_property
+    def stream_router(self) -> Any:
+        """FlushFunction's own router and flush use case, on this target's tables."""
+        from bridge.adapters.dynamodb.streams import StreamRouter
+        from bridge.flush import FlushService
+
+        retention = self.parameter("LedgerRetentionDays", None, "14")
+        parking = ParkingSettings(
+            parked_table=self.output("ParkedTableName", None),
+            ledger_table=self.output("LedgerTableName", self.args.ledger_table),
+            ledger_retention_seconds=int(retention) * 86400,
+        )
+        flusher = runtime.flusher(parking, self.registry, self.dispatcher, client=self.client("dynamodb"))
+        return StreamRouter(
+            calls_table=self.output("CallsTableName", self.args.table),
+            parked_table=parking.parked_table,
+            service=FlushService(flusher),
+        )
+
+    def smoke_endpoints(self) -> smoke_test.Endpoints:
+        if self.args.local:
+            front = self.args.api_url or self.local.front
+            return smoke_test.Endpoints(events_url=f"{front}/events", calls_url=f"{front}/calls/", local=True)
+        if self.args.api_url:
+            base = self.args.api_url.rstrip("/")
+            return smoke_test.Endpoints(events_url=f"{base}/events", calls_url=f"{base}/calls/", local=False)
+        return smoke_test.Endpoints(
+            events_url=self.output("EventsUrl", None), calls_url=self.output("CallsUrl", None), local=False
+        )
+
+    def webhook_secret(self) -> str:
+        """The default source's newest webhook secret, read as the ingest function reads it."""
+        secret_id = self.parameter("WebhookSecretArn", None, LOCAL_WEBHOOK_SECRET)
+        raw = self.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+        secrets = parse_secrets(raw).get("default", ())
+        if not secrets:
+            raise SystemExit(f"the webhook secret {secret_id} has no secret for the default source")
+        return secrets[-1]
 
 
 def _emit(value: Any) -> None:
@@ -235,6 +292,27 @@ def replay_forward(entry: LedgerEntry, target: Target) -> dict[str, Any]:
     return {"event_key": entry.event_key, "status": "forwarded", "receiver_status": forwarded.status}
 
 
+# -- streams and smoke -----------------------------------------------------------------------------
+
+
+def streams(target: Target, args: argparse.Namespace) -> int:
+    sqs, queue = target.client("sqs"), target.output("StreamFailuresQueueUrl", args.queue_url)
+    if args.command == "failed":
+        _emit(stream_failures.failed(sqs, queue))
+        return 0
+    results = stream_failures.redrive(sqs, queue, target.client("dynamodbstreams"), target.stream_router)
+    _emit(results)
+    return 1 if any(result["status"] != "redriven" for result in results) else 0
+
+
+def smoke(target: Target, args: argparse.Namespace) -> int:
+    results = smoke_test.run(target.smoke_endpoints(), target.webhook_secret())
+    _emit(results)
+    ok = all(result["ok"] for result in results)
+    print("SMOKE OK" if ok else "SMOKE FAILED", file=sys.stderr)
+    return 0 if ok else 1
+
+
 # -- the command line ------------------------------------------------------------------------------
 
 
@@ -252,7 +330,9 @@ def parser() -> argparse.ArgumentParser:
     where.add_argument("--twilio-api-base-url", help=argparse.SUPPRESS)
     where.add_argument("--forward-url", help="where call messages are forwarded, for replays (skips the stack lookup)")
     where.add_argument("--forward-secret-id", help="the forward signing secret, for replays (skips the stack lookup)")
-    where.add_argument("--local", action="store_true", help=f"the local stack (moto at {LOCAL_ENDPOINT})")
+    where.add_argument("--queue-url", help="the stream failures queue (skips the stack lookup)")
+    where.add_argument("--api-url", help="the API's base URL, for smoke (skips the stack lookup)")
+    where.add_argument("--local", action="store_true", help="the running local stack (.run/stack.json), else 5005")
     where.add_argument("--endpoint-url", help="an AWS endpoint other than AWS's")
     groups = root.add_subparsers(dest="group", required=True)
 
@@ -276,6 +356,13 @@ def parser() -> argparse.ArgumentParser:
     replayer.add_argument("--all-failed", action="store_true", help="every unreplayed event since --since")
     replayer.add_argument("--since", default="7d")
     replayer.add_argument("--to", help="deliver to this key's call instead of the original recipient's")
+
+    stream_group = groups.add_parser("streams", help="stream batches FlushFunction gave up on")
+    stream_commands = stream_group.add_subparsers(dest="command", required=True)
+    stream_commands.add_parser("failed", help="list the OnFailure queue's descriptions")
+    stream_commands.add_parser("redrive", help="replay every described batch from the stream; delete what succeeds")
+
+    groups.add_parser("smoke", help="post-deploy check: a signed event (404 no_active_call), unsigned requests refused")
     return root
 
 
@@ -284,7 +371,8 @@ def main(argv: list[str] | None = None, out: Any = None) -> int:
     target = Target(args)
     OUT.stream = out or sys.stdout
     try:
-        return calls(target, args) if args.group == "calls" else events(target, args)
+        command = {"calls": calls, "events": events, "streams": streams, "smoke": smoke}[args.group]
+        return command(target, args)
     except BridgeError as error:
         print(f"{error.title}: {error.detail}", file=sys.stderr)
         return 1

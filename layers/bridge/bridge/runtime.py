@@ -119,15 +119,20 @@ def dispatcher(twilio: TwilioSettings, secrets: SecretStore, calls: DynamoCallRe
     return RetryingDispatcher(sender, policy, calls)
 
 
-def flusher(parking: ParkingSettings, calls: DynamoCallRegistry, dispatch: RetryingDispatcher) -> Flusher:
+def flusher(
+    parking: ParkingSettings,
+    calls: DynamoCallRegistry,
+    dispatch: RetryingDispatcher,
+    client: DynamoDBClient | None = None,
+) -> Flusher:
     from bridge.adapters.dynamodb.parked import DynamoParkedStore
     from bridge.flush import Flusher
 
     return Flusher(
-        DynamoParkedStore(parking.parked_table, dynamodb()),
+        DynamoParkedStore(parking.parked_table, client or dynamodb()),
         calls,
         dispatch,
-        ledger(parking.ledger_table, parking.ledger_retention_seconds),
+        ledger(parking.ledger_table, parking.ledger_retention_seconds, client=client),
     )
 
 

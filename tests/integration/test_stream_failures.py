@@ -1,0 +1,79 @@
+"""No stream record dropped silently: an expiry whose processing keeps failing is described in the
+OnFailure queue (as template.yaml declares), and `udm-bridge streams redrive` puts it in the ledger."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from helpers import Bridge, ledger_entry, new_event_body, new_id, wait_for
+
+from bridge import runtime
+from local.dynamo_faults import DynamoFaultProxy, Rule
+from local.stack import LocalStack
+from ops.cli import main
+
+pytestmark = pytest.mark.integration
+
+
+def streams_cli(stack: LocalStack, *args: str) -> tuple[int, Any]:
+    out = io.StringIO()
+    code = main(
+        [
+            "--local",
+            "--endpoint-url",
+            stack.aws_endpoint,
+            "--twilio-api-base-url",
+            stack.emulator.base_url,
+            "streams",
+            *args,
+        ],
+        out=out,
+    )
+    return code, json.loads(out.getvalue())
+
+
+def queued(stack: LocalStack, table: str) -> list[dict[str, Any]]:
+    return [entry for entry in streams_cli(stack, "failed")[1] if entry["table"] == table]
+
+
+def test_an_expiry_that_fails_processing_reaches_the_ledger_after_redrive(
+    bridge: Bridge, fresh_runtime: pytest.MonkeyPatch
+) -> None:
+    stack = bridge.stack
+    # Given an event parked for a second, for a recipient whose call never comes
+    event_id, key = f"evt_{new_id()}", f"identity:{new_id()}"
+    assert bridge.post_event(new_event_body(key, hold_seconds=1), event_id=event_id).status == 202
+
+    # And FlushFunction's DynamoDB failing every write while the expiry is processed (all retries)
+    proxy = DynamoFaultProxy(stack.aws_endpoint).start()
+    proxy.set_rules(Rule(operation="PutItem", rate=1.0, error="InternalServerError"))
+    fresh_runtime.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.url)
+    runtime.reset()
+    try:
+        # Then the mapping gives up on the record and describes it in the OnFailure queue
+        described = wait_for(lambda: queued(stack, "ParkedTable"), timeout=100, interval=0.5)
+    finally:
+        fresh_runtime.delenv("AWS_ENDPOINT_URL_DYNAMODB")
+        runtime.reset()
+        proxy.stop()
+    assert described[0]["condition"] == "RetryAttemptsExhausted"
+    assert described[0]["first_sequence_number"]
+    assert ledger_entry(stack, event_id) is None, "nothing reached the ledger while it failed"
+
+    # When an operator redrives what the queue describes
+    code, results = streams_cli(stack, "redrive")
+
+    # Then the expiry is in the ledger, as if it had never failed, and the queue is empty
+    assert code == 0, results
+    assert {result["status"] for result in results} == {"redriven"}
+    entry = ledger_entry(stack, event_id)
+    assert entry is not None
+    assert entry["reason"] == "expired"
+    assert streams_cli(stack, "failed")[1] == []
+
+
+def test_redrive_of_an_empty_queue_does_nothing(stack: LocalStack) -> None:
+    assert streams_cli(stack, "redrive") == (0, [])

@@ -1,0 +1,231 @@
+"""template.yaml's operations: the alarm topic, the alarms, the dashboard, the stream OnFailure
+destinations and the security scan's skips. Every custom metric watched is one the code emits."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from emitted import emitted_metrics, reasons_by_outcome
+
+from local import template
+
+TEMPLATE = template.load()
+RESOURCES = TEMPLATE.resources
+RAW = template.TEMPLATE.read_text(encoding="utf-8")
+NAMESPACE = TEMPLATE.document["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+TOPIC = {"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}
+FUNCTIONS = sorted(TEMPLATE.functions())
+
+
+def of_type(kind: str) -> dict[str, dict[str, Any]]:
+    return {name: resource for name, resource in RESOURCES.items() if resource["Type"] == kind}
+
+
+ALARMS = {name: resource["Properties"] for name, resource in of_type("AWS::CloudWatch::Alarm").items()}
+
+
+def alarm_on(namespace: str, metric: str, **dimensions: Any) -> list[str]:
+    return [
+        name
+        for name, alarm in ALARMS.items()
+        if alarm.get("Namespace") == namespace
+        and alarm.get("MetricName") == metric
+        and all({"Name": k, "Value": v} in alarm.get("Dimensions", []) for k, v in dimensions.items())
+    ]
+
+
+def insights(name: str) -> str:
+    (query,) = [m["Expression"] for m in ALARMS[name]["Metrics"] if m.get("ReturnData")]
+    return str(query)
+
+
+def dashboard() -> dict[str, Any]:
+    body = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    return dict(json.loads(body))
+
+
+# -- what the alarms and the dashboard watch ----------------------------------------------------
+
+
+def watched_custom_metrics() -> dict[str, set[str]]:
+    """metric name -> the `reason` values it is filtered on (empty: all of them)."""
+    watched: dict[str, set[str]] = {}
+    for alarm in ALARMS.values():
+        for query in (m.get("Expression", "") for m in alarm.get("Metrics", [])):
+            found = re.fullmatch(r"SELECT SUM\((\w+)\) FROM (\w+)(?: WHERE reason = '(\w+)')?", query)
+            assert found, query
+            assert found[2] == NAMESPACE
+            watched.setdefault(found[1], set()).update({found[3]} if found[3] else set())
+    for widget in dashboard()["widgets"]:
+        for metric in widget["properties"]["metrics"]:
+            expression = metric.get("expression", "") if isinstance(metric, dict) else ""
+            for search in re.findall(r"SEARCH\('([^']*)'", expression):
+                assert NAMESPACE in search, search
+                (name,) = re.findall(r'MetricName="(\w+)"', search)
+                watched.setdefault(name, set())
+    return watched
+
+
+def test_every_watched_custom_metric_is_emitted_by_the_code() -> None:
+    watched = watched_custom_metrics()
+    assert watched, "the alarms and the dashboard watch the bridge's own metrics"
+    assert set(watched) <= emitted_metrics(), set(watched) - emitted_metrics()
+    for metric, reasons in watched.items():
+        assert reasons <= reasons_by_outcome().get(metric, frozenset()), (metric, reasons)
+
+
+def test_the_emitted_set_comes_from_the_code() -> None:
+    # What the README's Observability section lists, found in the code rather than copied from it.
+    assert {"delivered", "parked", "rejected", "no_active_call", "twilio_error", "unavailable", "error"} <= (
+        emitted_metrics()
+    )
+    assert {"flushed", "expired", "call_ended", "twilio_refused", "stale_mapping_removed"} <= emitted_metrics()
+    assert {"registered", "unregistered", "ignored", "looked_up", "delivery_latency", "retries"} <= emitted_metrics()
+    assert "ColdStart" in emitted_metrics()
+    assert "configuration_error" in reasons_by_outcome()["error"]
+
+
+# -- the topic ----------------------------------------------------------------------------------
+
+
+def test_the_stack_creates_an_encrypted_topic_unless_given_one() -> None:
+    topic = RESOURCES["AlarmTopic"]
+    assert topic["Condition"] == "CreateAlarmTopic"
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+    key = RESOURCES["AlarmTopicKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    publishers = [s for s in key["KeyPolicy"]["Statement"] if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert publishers, "CloudWatch must be able to use the topic's key"
+    assert TEMPLATE.document["Conditions"]["CreateAlarmTopic"] == {"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}
+
+
+def test_an_alarm_email_subscribes_only_when_given() -> None:
+    subscription = RESOURCES["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "SubscribeAlarmEmail"
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
+    }
+    assert TEMPLATE.parameters["AlarmEmail"]["Default"] == ""
+
+
+def test_every_alarm_notifies_the_topic_and_treats_silence_as_fine() -> None:
+    assert len(ALARMS) >= 17
+    for name, alarm in ALARMS.items():
+        assert alarm["AlarmActions"] == [TOPIC], name
+        assert alarm["OKActions"] == [TOPIC], name
+        assert alarm["TreatMissingData"] == "notBreaching", name
+
+
+def test_every_alarm_threshold_has_its_reason_in_a_comment() -> None:
+    for name in ALARMS:
+        before = RAW.split(f"\n  {name}:\n", 1)[0].rstrip().splitlines()[-1]
+        assert before.strip().startswith("#"), f"{name} needs a comment saying why its threshold"
+
+
+# -- the alarms ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+def test_each_function_has_errors_and_throttles_alarms(function: str, metric: str) -> None:
+    assert alarm_on("AWS/Lambda", metric, FunctionName={"Ref": function}), (function, metric)
+
+
+def test_api_5xx_iterator_age_and_the_failure_queue_are_watched() -> None:
+    assert alarm_on("AWS/ApiGateway", "5xx", ApiId={"Ref": "BridgeApi"}, Stage="$default")
+    streams = [f for f in TEMPLATE.functions().values() if f.streams]
+    for function in streams:
+        assert alarm_on("AWS/Lambda", "IteratorAge", FunctionName={"Ref": function.logical_id})
+    queue = {"Fn::GetAtt": ["StreamFailuresQueue", "QueueName"]}
+    assert alarm_on("AWS/SQS", "ApproximateNumberOfMessagesVisible", QueueName=queue)
+
+
+@pytest.mark.parametrize(
+    ("metric", "reason"),
+    [
+        ("twilio_error", None),
+        ("unavailable", None),
+        ("expired", None),
+        ("twilio_refused", None),
+        ("rejected", "invalid_signature"),
+        ("error", "configuration_error"),
+    ],
+)
+def test_the_bridges_own_metrics_have_alarms(metric: str, reason: str | None) -> None:
+    query = f"SELECT SUM({metric}) FROM {NAMESPACE}" + (f" WHERE reason = '{reason}'" if reason else "")  # noqa: S608
+    assert [name for name in ALARMS if "Metrics" in ALARMS[name] and insights(name) == query], query
+
+
+# -- the dashboard ------------------------------------------------------------------------------
+
+
+def test_the_dashboard_shows_what_an_operator_asks_first() -> None:
+    widgets = dashboard()["widgets"]
+    shown = json.dumps(widgets)
+    titles = " | ".join(w["properties"]["title"] for w in widgets)
+    for words in ("outcome", "latency", "Twilio errors by code", "Parked", "Registry"):
+        assert words in titles, words
+    assert "'p50'" in shown
+    assert "'p99'" in shown
+    assert "twilio_code" in shown
+    for metric in ("parked", "flushed", "expired", "registered", "unregistered"):
+        assert f'MetricName=\\"{metric}\\"' in shown, metric
+    for function in FUNCTIONS:
+        per_function = [w for w in widgets if w["properties"]["title"].startswith(f"{function}:")]
+        assert per_function, function
+        text = json.dumps(per_function)
+        for metric in ("Errors", "Duration", "Throttles", "ColdStart"):
+            assert metric in text, (function, metric)
+
+
+# -- nothing dropped ----------------------------------------------------------------------------
+
+
+def test_every_stream_source_sends_what_fails_to_an_encrypted_queue() -> None:
+    sources = [
+        event["Properties"]
+        for function in RESOURCES.values()
+        if function["Type"] == "AWS::Serverless::Function"
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "DynamoDB"
+    ]
+    # FlushFunction's two (registrations, TTL expiries) and SubscribeFunction's registrations
+    assert len(sources) == 3
+    for source in sources:
+        assert source["DestinationConfig"]["OnFailure"] == {
+            "Type": "SQS",
+            "Destination": {"Fn::GetAtt": ["StreamFailuresQueue", "Arn"]},
+        }
+    assert RESOURCES["StreamFailuresQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+# -- the security scan's decisions --------------------------------------------------------------
+
+
+def test_tables_whose_data_matters_have_point_in_time_recovery() -> None:
+    for table in ("ParkedTable", "LedgerTable"):
+        pitr = RESOURCES[table]["Properties"]["PointInTimeRecoverySpecification"]
+        assert pitr == {"PointInTimeRecoveryEnabled": True}, table
+
+
+def test_ingest_concurrency_is_a_parameter() -> None:
+    ingest = RESOURCES["IngestFunction"]["Properties"]
+    assert ingest["ReservedConcurrentExecutions"] == {"Ref": "IngestReservedConcurrency"}
+    assert TEMPLATE.parameters["IngestReservedConcurrency"]["MinValue"] >= 1
+
+
+def test_every_checkov_skip_gives_its_reason() -> None:
+    skips = [
+        (name, skip)
+        for name, resource in RESOURCES.items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    assert skips
+    for name, skip in skips:
+        assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), (name, skip)
+        assert len(skip.get("comment", "")) > 20, (name, skip)
