@@ -139,4 +139,3 @@ def test_an_event_with_its_own_time_never_asks_when_it_was_first_seen() -> None:
     post(service(ActiveCall(KEY, "CA1", 0, started=time.time() - 60), recorder, sightings), time.time())
     assert sightings.asked == []
     assert recorder.sent == ["evt_1"]
-
