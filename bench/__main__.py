@@ -156,7 +156,8 @@ class Run:
         body = json.dumps(
             {
                 "type": "crm.customer.identified",
-                "timestamp": "2026-11-28T09:30:00Z",
+                # Now, after the recipient's call registered: freshness lets it reach that call.
+                "timestamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
                 "to": recipient,
                 "data": {"customer_id": "cus_042", "name": "Ada Lovelace", "tier": "gold"},
             }

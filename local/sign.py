@@ -3,7 +3,11 @@
     python -m local.sign body.json                      # headers + curl line for the local front
     python -m local.sign body.json --send               # sign and POST it, print the answer
     python -m local.sign body.json --secret whsec_...   # sign with an explicit secret
+    python -m local.sign body.json --as zendesk --send  # sign as GitHub, Stripe, Zendesk, HubSpot, ... do
     python -m local.sign --resign events/ingest-delivered.json   # refresh a sample event's signature
+
+The body's event time (the envelope's `timestamp`, Stripe's `created`, ...) is set to now unless
+--keep-time: freshness would find a sample's fixed date too old for any call.
 
 Without --secret, the secret is read the way the bridge reads it: from the running local stack's
 Secrets Manager. `make run` says where that is in .run/stack.json (moto on 127.0.0.1:5005 unless
@@ -17,6 +21,7 @@ import base64
 import json
 import shlex
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +29,20 @@ import requests
 
 from bridge.signatures import parse_secrets
 from local import state
-from local.senders import github_headers, standard_webhooks_headers, stripe_headers
+from local.senders import (
+    github_headers,
+    hubspot_headers,
+    intercom_headers,
+    shopify_headers,
+    standard_webhooks_headers,
+    stripe_headers,
+    zendesk_headers,
+)
 from local.stack import TWILIO_SECRET_NAME, WEBHOOK_SECRET_NAME, aws_environment
 
 DEFAULT_AWS = state.DEFAULT_AWS
+# The named sources this helper signs for, each posting to /events/<sender>.
+SENDERS = ("github", "stripe", "zendesk", "hubspot", "intercom", "shopify")
 
 
 def _local_secret_string(name: str, aws_endpoint: str) -> str:
@@ -92,6 +107,7 @@ def resign_event(event: dict[str, Any], secrets: dict[str, str]) -> dict[str, An
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
         body = base64.b64decode(body).decode("utf-8")
+    body = _happened_now(body, headers)
     if "x-hub-signature-256" in headers:
         headers.update(
             github_headers(
@@ -105,7 +121,50 @@ def resign_event(event: dict[str, Any], secrets: dict[str, str]) -> dict[str, An
         headers.update(stripe_headers(body, secrets["stripe"]))
     elif "webhook-signature" in headers:
         headers.update(standard_webhooks_headers(body, secrets["default"], event_id=headers.get("webhook-id")))
-    return {**event, "headers": headers}
+    return {**event, "headers": headers, "body": body, "isBase64Encoded": False}
+
+
+def _happened_now(body: str, headers: dict[str, str]) -> str:
+    """The body with its event time set to now, so that freshness judges it against today's calls:
+    the envelope's `timestamp`, or Stripe's `created`. GitHub's deliveries carry none."""
+    sender = (
+        "stripe" if "stripe-signature" in headers else "standard-webhooks" if "webhook-signature" in headers else ""
+    )
+    return with_event_time_now(body, sender)
+
+
+# Where each sender's body states when its event happened, and in which form.
+_EVENT_TIME: dict[str, tuple[tuple[str | int, ...], str]] = {
+    "standard-webhooks": (("timestamp",), "rfc3339"),
+    "stripe": (("created",), "seconds"),
+    "zendesk": (("time",), "rfc3339"),
+    "hubspot": ((0, "occurredAt"), "milliseconds"),
+    "intercom": (("created_at",), "seconds"),
+}
+
+
+def with_event_time_now(body: str, sender: str) -> str:
+    """A sample body whose event happened now (freshness would find a fixed date too old for a call)."""
+    if sender not in _EVENT_TIME:
+        return body
+    path, form = _EVENT_TIME[sender]
+    try:
+        parsed = json.loads(body)
+        holder = parsed
+        for step in path[:-1]:
+            holder = holder[step]
+        if path[-1] not in holder:
+            return body
+    except (ValueError, LookupError, TypeError):
+        return body
+    now = datetime.now(UTC)
+    values = {
+        "rfc3339": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "seconds": int(now.timestamp()),
+        "milliseconds": int(now.timestamp() * 1000),
+    }
+    holder[path[-1]] = values[form]
+    return json.dumps(parsed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,19 +174,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--as",
         dest="sender",
-        choices=["standard-webhooks", "github", "stripe"],
+        choices=["standard-webhooks", *SENDERS],
         default="standard-webhooks",
-        help="sign the way this sender does; github and stripe post to /events/github and /events/stripe",
+        help="sign the way this sender does; a named sender posts to /events/<sender>",
     )
     parser.add_argument("--id", dest="event_id", help="webhook-id to use (default: a new one)")
     parser.add_argument("--url", help="where to POST (default: the local front's route for --as)")
     parser.add_argument("--aws-endpoint", help="moto's URL (default: the running stack's, from .run/stack.json)")
     parser.add_argument("--send", action="store_true", help="POST the signed body and print the answer")
     parser.add_argument("--resign", action="store_true", help="rewrite an event file's signature in place")
+    parser.add_argument("--keep-time", action="store_true", help="send the body's event time as it is, not now")
     args = parser.parse_args(argv)
     stack = state.endpoints()
     args.aws_endpoint = args.aws_endpoint or stack.aws
-    source = {"github": "github", "stripe": "stripe"}.get(args.sender, "default")
+    source = args.sender if args.sender in SENDERS else "default"
     secret = args.secret or local_secret(args.aws_endpoint, source)
     url = args.url or stack.front + ("/events" if source == "default" else f"/events/{source}")
     path = Path(args.file)
@@ -140,11 +200,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"re-signed {path}")
         return 0
 
-    body = path.read_text()
+    body = path.read_text() if args.keep_time else with_event_time_now(path.read_text(), args.sender)
     if args.sender == "github":
         headers = github_headers(body, secret, delivery=args.event_id)
     elif args.sender == "stripe":
         headers = stripe_headers(body, secret)
+    elif args.sender == "zendesk":
+        headers = zendesk_headers(body, secret)
+    elif args.sender == "hubspot":
+        headers = hubspot_headers(body, secret, url)
+    elif args.sender == "intercom":
+        headers = intercom_headers(body, secret)
+    elif args.sender == "shopify":
+        headers = shopify_headers(body, secret, webhook_id=args.event_id)
     else:
         headers = standard_webhooks_headers(body, secret, event_id=args.event_id)
     if args.send:

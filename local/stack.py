@@ -121,10 +121,20 @@ class LocalStack:
         self._front_port = front_port
         self.template = template.load()
         self.functions = self.template.functions()
+        account = random_account()
         self.credentials = Credentials(
-            account=random_account(),
+            account=account,
             webhook_secret=new_webhook_secret(),
-            source_secrets={"github": secrets.token_hex(20), "stripe": "whsec_" + secrets.token_hex(16)},
+            source_secrets={
+                "github": secrets.token_hex(20),
+                "stripe": "whsec_" + secrets.token_hex(16),
+                "zendesk": secrets.token_urlsafe(32),
+                "hubspot": secrets.token_hex(18),
+                "intercom": secrets.token_hex(20),
+                "shopify": secrets.token_hex(32),
+                # Twilio signs its own callbacks (TaskRouter, Studio) with the account's auth token.
+                "twilio": account.auth_token,
+            },
         )
         self.emulator = TwilioEmulator([self.credentials.account], host=host, port=emulator_port)
         self.front: HttpFront | None = None

@@ -37,10 +37,19 @@ class Reply:
         return self.headers.get("Content-Type", "")
 
 
+def rfc3339(moment: float | None = None) -> str:
+    """An RFC 3339 UTC time, now unless given: what an event's `timestamp` holds."""
+    from datetime import UTC, datetime
+
+    at = datetime.now(UTC) if moment is None else datetime.fromtimestamp(moment, tz=UTC)
+    return at.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def new_event_body(to: str, **overrides: Any) -> dict[str, Any]:
+    """A default-source envelope that happened now (freshness judges it against the call)."""
     body: dict[str, Any] = {
         "type": "crm.customer.identified",
-        "timestamp": "2026-11-28T09:30:00Z",
+        "timestamp": rfc3339(),
         "to": to,
         "data": {"customer_id": "cus_1", "name": "Ada Lovelace", "tier": "gold"},
     }
@@ -81,14 +90,17 @@ class Bridge:
         event = http_event("POST", "/events", route_key="POST /events", headers=signed, body=raw)
         return self.invoke("IngestFunction", event)
 
-    def post_source(self, source: str, body: dict[str, Any] | str | bytes, headers: dict[str, str]) -> Reply:
+    def post_source(
+        self, source: str, body: dict[str, Any] | list[Any] | str | bytes, headers: dict[str, str], query: str = ""
+    ) -> Reply:
         """POST /events/{source} with the headers the source's own sender computed."""
-        raw = json.dumps(body) if isinstance(body, dict) else body
+        raw = json.dumps(body) if isinstance(body, dict | list) else body
         event = http_event(
             "POST",
             f"/events/{source}",
             route_key="POST /events/{source}",
             path_parameters={"source": source},
+            query=query,
             headers=headers,
             body=raw,
         )

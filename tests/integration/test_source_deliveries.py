@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from helpers import EVENTS, Bridge, new_event_body, new_id
+from helpers import EVENTS, Bridge, new_event_body, new_id, rfc3339
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,9 +23,10 @@ def github_delivery(login: str) -> dict[str, Any]:
     return body
 
 
-def stripe_delivery(identity: str, event_id: str | None = None) -> dict[str, Any]:
+def stripe_delivery(identity: str, event_id: str | None = None, created: int | None = None) -> dict[str, Any]:
     body: dict[str, Any] = json.loads((EVENTS / "body-stripe-payment-intent.json").read_text())
     body["id"] = event_id or f"evt_{new_id()[4:28]}"
+    body["created"] = int(time.time()) if created is None else created
     body["data"]["object"]["metadata"]["identity"] = identity
     return body
 
@@ -90,7 +91,7 @@ def test_github_signed_with_the_wrong_secret_is_a_401(bridge: Bridge) -> None:
     assert bridge.post_source("github", raw, github_headers(raw, "not-the-secret")).status == 401
 
 
-def test_github_delivery_without_a_sender_is_a_422(bridge: Bridge) -> None:
+def test_github_delivery_without_a_sender_is_acknowledged_as_ignored(bridge: Bridge) -> None:
     # Given a delivery the profile can't find a recipient in (join() over a missing login)
     body = github_delivery(login())
     del body["sender"]
@@ -99,9 +100,25 @@ def test_github_delivery_without_a_sender_is_a_422(bridge: Bridge) -> None:
     # When it arrives
     reply = bridge.post_source("github", raw, github_headers(raw, secret(bridge, "github")))
 
-    # Then it is a 422 that says which part of the profile found nothing
-    assert reply.status == 422
-    assert "`to`" in reply.json()["errors"][0]["message"]
+    # Then it concerns no one: a 2xx that says why, and nothing at Twilio
+    assert reply.status == 200, reply.body
+    assert (reply.json()["status"], reply.json()["reason"]) == ("ignored", "no_recipient")
+    assert bridge.stack.emulator.stats()["udm_requests"] == 0
+
+
+def test_github_event_types_the_profile_does_not_forward_are_ignored(bridge: Bridge) -> None:
+    # Given someone starring a repository: a type the shipped profile doesn't forward
+    name = login()
+    bridge.live_call(f"identity:{name}")
+    raw = json.dumps(github_delivery(name))
+
+    # When it arrives
+    reply = bridge.post_source("github", raw, github_headers(raw, secret(bridge, "github"), event="star"))
+
+    # Then it is acknowledged as ignored and posts nothing
+    assert reply.status == 200, reply.body
+    assert (reply.json()["status"], reply.json()["reason"]) == ("ignored", "type_not_forwarded")
+    assert bridge.stack.emulator.stats()["udm_requests"] == 0
 
 
 def test_same_delivery_id_from_two_sources_never_collides(bridge: Bridge) -> None:
@@ -140,7 +157,7 @@ def test_stripe_event_reaches_the_identity_in_its_metadata(bridge: Bridge) -> No
     # Given alice on a call and a payment that names her in its metadata
     name = login()
     _, call_sid = bridge.live_call(f"identity:{name}")
-    body = stripe_delivery(name)
+    body = stripe_delivery(name, created=int(time.time()) - 2)
     raw = json.dumps(body)
 
     # When Stripe posts it to /events/stripe
@@ -153,7 +170,7 @@ def test_stripe_event_reaches_the_identity_in_its_metadata(bridge: Bridge) -> No
     content = json.loads(message["content"])
     assert content["type"] == "payment_intent.succeeded"
     assert content["source"] == "stripe"
-    assert content["timestamp"] == "2026-11-28T10:00:00Z"
+    assert content["timestamp"] == rfc3339(body["created"])
     assert content["data"]["id"] == body["data"]["object"]["id"]
 
 
@@ -210,7 +227,7 @@ def test_old_secret_formats_keep_working_for_default(bridge: Bridge, fresh_runti
 
 
 def test_unknown_source_is_a_404_before_any_work(bridge: Bridge) -> None:
-    reply = bridge.post_source("shopify", "{}", {"content-type": "application/json"})
+    reply = bridge.post_source("acme", "{}", {"content-type": "application/json"})
     assert reply.status == 404
     assert reply.json()["code"] == "unknown_source"
     assert bridge.stack.emulator.stats()["udm_requests"] == 0

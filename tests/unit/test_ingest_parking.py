@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from helpers import rfc3339
 
 from bridge.errors import NoActiveCall, StoreUnavailable
 from bridge.ingest import InboundRequest, IngestService, Parking
@@ -76,7 +77,7 @@ def service(
 
 
 def post(svc: IngestService, **body: Any) -> dict[str, Any]:
-    raw = json.dumps({"type": "t", "timestamp": "2026-11-28T10:00:00Z", "to": KEY, "data": {}, **body})
+    raw = json.dumps({"type": "t", "timestamp": rfc3339(), "to": KEY, "data": {}, **body})
     headers = sign(raw, SECRET, event_id="evt_1")
     return svc.handle(InboundRequest(raw.encode(), headers), LocalContext("IngestFunction")).body
 

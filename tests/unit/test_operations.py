@@ -151,6 +151,7 @@ def test_api_5xx_iterator_age_and_the_failure_queue_are_watched() -> None:
         ("twilio_error", None),
         ("unavailable", None),
         ("expired", None),
+        ("stale", None),
         ("twilio_refused", None),
         ("rejected", "invalid_signature"),
         ("error", "configuration_error"),

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from bridge.errors import ConfigurationError, SchemaViolation
-from bridge.sources import load_profiles, parse_profiles
+from bridge.model import Event
+from bridge.sources import Ignored, load_profiles, parse_profiles
 
 
 def profiles(**sources: Any) -> dict[str, Any]:
@@ -16,8 +17,9 @@ def profiles(**sources: Any) -> dict[str, Any]:
 
 def test_shipped_profiles_load() -> None:
     loaded = load_profiles()
-    assert {"github", "stripe"} <= set(loaded)
+    assert {"github", "stripe", "zendesk", "hubspot", "intercom", "shopify", "twilio"} <= set(loaded)
     assert loaded["github"].scheme == "github"
+    assert loaded["twilio"].scheme == "twilio"
 
 
 @pytest.mark.parametrize(
@@ -76,9 +78,80 @@ def test_hmac_profile_extracts_from_headers_and_body() -> None:
     assert event.timestamp is None
 
 
-@pytest.mark.parametrize(
-    "body", [{"sender": {}}, {"sender": {"login": 7}}, {}, [], "text", {"sender": {"login": "x" * 300}}]
-)
-def test_no_recipient_is_a_schema_violation_not_a_crash(body: Any) -> None:
+@pytest.mark.parametrize("body", [{"sender": {}}, {"sender": {"login": 7}}, {}, [], "text"])
+def test_a_named_source_delivery_that_names_no_one_is_ignored(body: Any) -> None:
+    # Given a GitHub delivery whose `to` finds no login
+    # When it is read
+    read = load_profiles()["github"].extract({"x-github-delivery": "d", "x-github-event": "push"}, body)
+
+    # Then it is acknowledged as concerning no one, not refused
+    assert isinstance(read, Ignored)
+    assert (read.reason, read.event_id, read.type, read.source) == ("no_recipient", "d", "push", "github")
+
+
+def test_a_recipient_key_too_long_is_still_a_schema_violation() -> None:
     with pytest.raises(SchemaViolation):
-        load_profiles()["github"].extract({"x-github-delivery": "d", "x-github-event": "push"}, body)
+        load_profiles()["github"].extract(
+            {"x-github-delivery": "d", "x-github-event": "push"}, {"sender": {"login": "x" * 300}}
+        )
+
+
+def test_a_profile_may_reject_deliveries_without_a_recipient() -> None:
+    loaded = parse_profiles(profiles(shop={"scheme": "github", "to": "body.agent", "no_recipient": "reject"}))
+    with pytest.raises(SchemaViolation, match="could not read"):
+        loaded["shop"].extract({"x-github-delivery": "d", "x-github-event": "push"}, {})
+
+
+def test_github_ping_is_always_ignored_even_when_forwarded() -> None:
+    # Given a profile that forwards every type, and GitHub's ping (it has a sender)
+    loaded = parse_profiles(profiles(gh={"scheme": "github", "to": "join('', ['identity:', body.sender.login])"}))
+    ping = {"zen": "Design for failure.", "hook_id": 1, "sender": {"login": "octocat"}}
+
+    # When it is read
+    read = loaded["gh"].extract({"x-github-delivery": "d", "x-github-event": "ping"}, ping)
+
+    # Then it is ignored as a ping
+    assert isinstance(read, Ignored)
+    assert read.reason == "ping"
+
+
+@pytest.mark.parametrize(
+    ("event_type", "forwarded"),
+    [("orders/create", True), ("orders/paid", True), ("customers/update", True), ("app/uninstalled", False)],
+)
+def test_forward_lists_names_and_glob_patterns(event_type: str, forwarded: bool) -> None:
+    loaded = parse_profiles(
+        profiles(shop={"scheme": "github", "to": "body.to", "forward": ["orders/*", "customers/update"]})
+    )
+    read = loaded["shop"].extract({"x-github-delivery": "d", "x-github-event": event_type}, {"to": "identity:a"})
+    assert isinstance(read, Event) is forwarded
+    if not forwarded:
+        assert isinstance(read, Ignored)
+        assert read.reason == "type_not_forwarded"
+
+
+def test_the_default_source_still_must_name_its_recipient() -> None:
+    assert load_profiles()["default"].no_recipient == "reject"
+    assert all(profile.no_recipient == "ignore" for name, profile in load_profiles().items() if name != "default")
+
+
+def test_millisecond_epochs_are_read_as_milliseconds() -> None:
+    # HubSpot's occurredAt is in milliseconds
+    loaded = parse_profiles(profiles(s={"scheme": "stripe", "to": "body.to", "timestamp": "body.at"}))
+    event = loaded["s"].extract({}, {"id": "e", "type": "t", "to": "k", "at": 1795860000123, "data": {"object": {}}})
+    assert isinstance(event, Event)
+    assert event.timestamp == "2026-11-28T10:00:00.123000Z"
+
+
+def test_hmac_signed_parts_need_a_timestamp_header_when_they_name_the_timestamp() -> None:
+    document = profiles(
+        s={
+            "scheme": "hmac",
+            "hmac": {"header": "X-Sig", "signed": ["timestamp", "body"]},
+            "event_id": "body.id",
+            "type": "body.t",
+            "to": "body.to",
+        }
+    )
+    with pytest.raises(ConfigurationError, match="timestamp_header"):
+        parse_profiles(document)

@@ -23,6 +23,15 @@ _MESSAGES = {
 }
 
 
+# The log line of each accepted outcome (delivered, parked, stale, ignored).
+_ACCEPTED_MESSAGES = {
+    "delivered": "udm delivered",
+    "parked": "event parked",
+    "stale": "event too old for the recipient's call",
+    "ignored": "event concerns no one",
+}
+
+
 def ingest_app() -> APIGatewayHttpResolver:
     """The resolver of POST /events and POST /events/{source}; `/events` is the `default` source."""
     from bridge.ingest import PARKED, InboundRequest
@@ -38,15 +47,28 @@ def ingest_app() -> APIGatewayHttpResolver:
     @app.post("/events")
     @app.post("/events/<source>")
     def receive(source: str = DEFAULT_SOURCE) -> Response[str]:
-        request = InboundRequest(body=_raw_body(app), headers=_headers(app))
+        event = app.current_event
+        headers = _headers(app)
+        request = InboundRequest(
+            body=_raw_body(app),
+            headers=headers,
+            host=headers.get("host", ""),
+            raw_path=event.raw_event.get("rawPath", ""),
+            raw_query=event.raw_event.get("rawQueryString", ""),
+            method=event.request_context.http.method,
+        )
         accepted = ingest_service().handle(request, app.lambda_context, source)
         body = accepted.body
         parked = accepted.status == PARKED
         record_outcome(
             accepted.status,
-            "event parked" if parked else "udm delivered",
+            _ACCEPTED_MESSAGES.get(accepted.status, "udm delivered"),
+            level="warning" if accepted.status == "stale" else "info",
             source=accepted.source,
             event_id=body["event_id"],
+            reason=body.get("reason"),
+            event_type=body.get("type"),
+            detail=body.get("detail"),
             recipient=body.get("recipient"),
             expires_at=body.get("expires_at"),
             call_sid=body.get("call_sid"),
@@ -55,6 +77,7 @@ def ingest_app() -> APIGatewayHttpResolver:
         )
         headers = {"Idempotent-Replayed": "true"} if accepted.replayed else {}
         # 202: accepted, and delivered once the recipient's call registers (or recorded as expired).
+        # 200 also for stale and ignored: no retry can change them, so the sender must not retry.
         return _json(202 if parked else 200, body, headers)
 
     return app

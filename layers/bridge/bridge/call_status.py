@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from bridge.errors import InvalidCallback, InvalidTwilioSignature
-from bridge.model import CALL_SID, MAX_KEY_CHARS
+from bridge.model import CALL_SID, MAX_KEY_CHARS, public_url
 
 if TYPE_CHECKING:
     from bridge.model import Change
@@ -65,15 +65,8 @@ class Applied:
 
 
 def signed_url(request: CallbackRequest, public_base_url: str | None) -> str:
-    """The URL Twilio signed: https + Host + path + ? + raw query, with PUBLIC_BASE_URL (scheme, host
-    and base path) in place of https + Host when Twilio calls a custom domain.
-
-    On the $default stage rawPath is the route's own path, also behind a custom domain's API
-    mapping (API Gateway does not forward the mapping key), so the base path comes from the setting.
-    """
-    base = public_base_url.rstrip("/") if public_base_url else f"https://{request.host}"
-    url = base + (request.raw_path or "/")
-    return f"{url}?{request.raw_query}" if request.raw_query else url
+    """The URL Twilio signed (model.public_url): PUBLIC_BASE_URL when Twilio calls a custom domain."""
+    return public_url(request.host, request.raw_path, request.raw_query, public_base_url)
 
 
 def target(params: FormParams, query: Mapping[str, list[str]]) -> Target | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Self
 
 from bridge.errors import ConfigurationError
+from bridge.model import DEFAULT_CLOCK_SKEW_SECONDS
 
 # Twilio's Voice SDK caps a User Defined Message at 10 KB.
 DEFAULT_MAX_CONTENT_BYTES = 10_240
@@ -125,6 +126,12 @@ class IngestSettings(EnvSettings):
     )
     max_call_seconds: int = field(
         default=DEFAULT_MAX_CALL_SECONDS, metadata=_var("MAX_CALL_SECONDS", "int", minimum=60)
+    )
+    # Scheme, host and base path senders call, for the sources that sign the URL (HubSpot, Twilio).
+    public_base_url: str | None = field(default=None, metadata=_var("PUBLIC_BASE_URL", "url"))
+    # How far the sender's, Twilio's and our clocks may disagree when an event is judged against a call.
+    clock_skew_seconds: int = field(
+        default=DEFAULT_CLOCK_SKEW_SECONDS, metadata=_var("CLOCK_SKEW_SECONDS", "int", minimum=0)
     )
 
 

@@ -9,6 +9,7 @@ import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 # The built-in source: Standard Webhooks carrying the bridge's own envelope, at /events.
@@ -22,6 +23,10 @@ CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 EXPIRED = "expired"
 CALL_ENDED = "call_ended"
 TWILIO_REFUSED = "twilio_refused"
+STALE = "stale"
+
+# How far apart the sender's clock, Twilio's and ours may be when an event is judged against a call.
+DEFAULT_CLOCK_SKEW_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,43 @@ class Event:
         return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
 
 
+def public_url(host: str, raw_path: str, raw_query: str, public_base_url: str | None) -> str:
+    """The URL a sender called and signed: https + Host + path + ? + raw query, with PUBLIC_BASE_URL
+    (scheme, host and base path) in place of https + Host when it calls a custom domain.
+
+    On the $default stage rawPath is the route's own path, also behind a custom domain's API
+    mapping (API Gateway does not forward the mapping key), so the base path comes from the setting.
+    """
+    base = public_base_url.rstrip("/") if public_base_url else f"https://{host}"
+    url = base + (raw_path or "/")
+    return f"{url}?{raw_query}" if raw_query else url
+
+
+# -- freshness: an event reaches only a call that could be about it -------------------------------
+
+
+def event_time(timestamp: str | None) -> float | None:
+    """Epoch seconds of an RFC 3339 time (the Event's `timestamp`); None when absent or unreadable."""
+    if not timestamp:
+        return None
+    try:
+        moment = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return None
+    return moment.timestamp() if moment.tzinfo is not None else None
+
+
+def latest_call_start(occurred_at: float, hold_seconds: int, skew_seconds: int) -> float:
+    """The latest a call may have started and still receive an event that happened at `occurred_at`.
+
+    A call qualifies when it was already live when the event happened, or started within the
+    event's hold window after it, plus a margin for clock skew. Call start times only move
+    forward, so once the recipient's call (or now, when it has none) is past this, no retry and
+    no later call can ever make the event deliverable: it is stale.
+    """
+    return occurred_at + max(0, hold_seconds) + max(0, skew_seconds)
+
+
 # -- calls ---------------------------------------------------------------------------------------
 
 
@@ -64,6 +106,7 @@ class ActiveCall:
     key: str
     call_sid: str
     expires_at: int
+    started: float | None = None  # epoch seconds the call started; None: unknown
 
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "call_sid": self.call_sid, "expires_at": self.expires_at}
@@ -178,6 +221,22 @@ class LedgerEntry:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def stale_entry(event: Event, content: str, detail: str, *, now: float) -> LedgerEntry:
+    """The ledger entry of an event too old for any call its recipient is or will be on."""
+    return LedgerEntry(
+        event_key=event.key,
+        event_id=event.id,
+        source=event.source,
+        recipient=event.to,
+        reason=STALE,
+        content=content,
+        attempts=0,
+        parked_at=now,
+        failed_at=now,
+        detail=detail,
+    )
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,14 @@ class Ledger(Protocol):
     def mark_replayed(self, event_key: str, message_sid: str) -> None: ...
 
 
+class Sightings(Protocol):
+    """When the bridge first saw each event: the event time of sources that send none."""
+
+    def first_seen(self, event_key: str) -> float:
+        """The time of the first call for this key (now, the first time); the same on every retry."""
+        ...
+
+
 class IdempotencyGate(Protocol):
     def run(
         self,

@@ -146,9 +146,11 @@ def _secret_store(max_age_seconds: int) -> SecretStore:
 @cache
 def ingest_service() -> IngestService:
     from bridge.adapters.dynamodb.parked import DynamoParkedStore
+    from bridge.adapters.dynamodb.sightings import DynamoSightings
     from bridge.adapters.idempotency import PowertoolsIdempotencyGate
+    from bridge.adapters.twilio.webhooks import twilio_verifier
     from bridge.config import IngestSettings
-    from bridge.ingest import IngestService, Parking
+    from bridge.ingest import Freshness, IngestService, Parking
     from bridge.signatures import parse_secrets
     from bridge.sources import load_profiles
 
@@ -171,6 +173,15 @@ def ingest_service() -> IngestService:
             default_hold_seconds=parking.default_hold_seconds,
         ),
         reserve_seconds=settings.twilio.delivery.reserve_seconds,
+        ledger=ledger(parking.ledger_table, parking.ledger_retention_seconds),
+        freshness=Freshness(
+            # First-seen times live beside the idempotency records, for as long as they do.
+            sightings=DynamoSightings(settings.idempotency_table, dynamodb(), settings.idempotency_ttl_seconds),
+            skew_seconds=settings.clock_skew_seconds,
+        ),
+        public_base_url=settings.public_base_url,
+        # Verifiers that need an SDK are adapters: the use case gets them as factories per scheme.
+        verifiers={"twilio": twilio_verifier},
     )
 
 

@@ -3,7 +3,11 @@
 * standard-webhooks: the `standardwebhooks` package (https://www.standardwebhooks.com/).
 * github: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`.
 * stripe: `Stripe-Signature: t=<ts>,v1=<hex HMAC-SHA256 of "t.body">`, several v1 allowed.
-* hmac: a configurable header, algorithm, encoding, prefix and optional timestamp header.
+* hmac: a configurable header, algorithm, encoding and prefix, and a declared message: which parts
+  (body, timestamp, method, URL, headers) are signed, in which order, joined by which separator.
+  Zendesk, HubSpot, Intercom and Shopify are hmac profiles in sources.json, not code.
+* twilio: `X-Twilio-Signature`, verified with the twilio package's RequestValidator; that verifier
+  is an adapter (bridge.adapters.twilio.webhooks), handed in by runtime.py as a factory per scheme.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ import hmac
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from bridge.errors import Unauthenticated
+from bridge.errors import ConfigurationError, Unauthenticated
 from bridge.model import DEFAULT_SOURCE
 from bridge.observability import logger
 
@@ -30,8 +35,14 @@ DEFAULT_TOLERANCE_SECONDS = 300
 
 
 class Verifier(Protocol):
-    def verify(self, body: bytes, headers: Mapping[str, str]) -> None:
-        """Returns when the delivery is authentic; raises Unauthenticated otherwise."""
+    def verify(self, body: bytes, headers: Mapping[str, str], *, url: str = "", method: str = "POST") -> None:
+        """Returns when the delivery is authentic; raises Unauthenticated otherwise.
+
+        `url` is the URL the sender called (with PUBLIC_BASE_URL), for schemes that sign it."""
+
+
+# Builds the verifier of a scheme the pure schemes here can't verify (twilio): given by runtime.py.
+type VerifierFactory = Callable[[Profile, Sequence[str]], Verifier]
 
 
 def _require_secrets(secrets: Sequence[object]) -> None:
@@ -56,7 +67,7 @@ class StandardWebhookVerifier:
     def usable(self) -> bool:
         return bool(self._webhooks)
 
-    def verify(self, body: bytes, headers: Mapping[str, str]) -> None:
+    def verify(self, body: bytes, headers: Mapping[str, str], *, url: str = "", method: str = "POST") -> None:
         _require_secrets(self._webhooks)
         wanted = {name: headers.get(name, "") for name in ("webhook-id", "webhook-timestamp", "webhook-signature")}
         if not all(wanted.values()):
@@ -102,7 +113,7 @@ class GitHubVerifier:
     def __init__(self, secrets: Sequence[str]) -> None:
         self._secrets = [secret for secret in secrets if secret]
 
-    def verify(self, body: bytes, headers: Mapping[str, str]) -> None:
+    def verify(self, body: bytes, headers: Mapping[str, str], *, url: str = "", method: str = "POST") -> None:
         _require_secrets(self._secrets)
         header = headers.get("x-hub-signature-256", "")
         scheme, _, hex_signature = header.partition("=")
@@ -121,7 +132,7 @@ class StripeVerifier:
         self._tolerance = tolerance
         self._clock = clock
 
-    def verify(self, body: bytes, headers: Mapping[str, str]) -> None:
+    def verify(self, body: bytes, headers: Mapping[str, str], *, url: str = "", method: str = "POST") -> None:
         _require_secrets(self._secrets)
         timestamp, candidates = "", []
         for part in headers.get("stripe-signature", "").split(","):
@@ -155,20 +166,21 @@ class HmacVerifier:
         self._tolerance = tolerance
         self._clock = clock
 
-    def verify(self, body: bytes, headers: Mapping[str, str]) -> None:
+    def verify(self, body: bytes, headers: Mapping[str, str], *, url: str = "", method: str = "POST") -> None:
         _require_secrets(self._secrets)
         settings = self._settings
         header = headers.get(settings.header.lower(), "").strip()
         if not header.startswith(settings.prefix) or len(header) == len(settings.prefix):
             raise Unauthenticated(f"The {settings.header} header is missing or malformed.")
         provided = self._decode(header[len(settings.prefix) :])
-        message = body
+        timestamp = ""
         if settings.timestamp_header:
-            # With a timestamp the sender signs "<timestamp>.<body>", so a replay can't refresh it.
+            # A signed timestamp within the tolerance: a captured delivery can't be replayed later.
             timestamp = headers.get(settings.timestamp_header.lower(), "").strip()
-            if not _within(timestamp, self._tolerance, self._clock):
+            moment = _moment(timestamp, settings.timestamp_format)
+            if moment is None or abs(self._clock() - moment) > self._tolerance:
                 raise Unauthenticated(f"The {settings.timestamp_header} header is missing or outside the tolerance.")
-            message = timestamp.encode("ascii") + b"." + body
+        message = signed_message(settings, body, headers, timestamp=timestamp, url=url, method=method)
         for secret in self._secrets:
             if _matches(_digest(secret, message, settings.algorithm), provided):
                 return
@@ -183,8 +195,52 @@ class HmacVerifier:
             raise Unauthenticated(f"The {self._settings.header} header is malformed.") from None
 
 
-def verifier_for(profile: Profile, secrets: Sequence[str]) -> Verifier:
+def signed_message(
+    settings: HmacSettings, body: bytes, headers: Mapping[str, str], *, timestamp: str, url: str, method: str
+) -> bytes:
+    """The bytes an hmac sender signs: the declared parts, in order, joined by the separator."""
+    parts = []
+    for part in settings.parts:
+        if part == "body":
+            parts.append(body)
+        elif part == "timestamp":
+            parts.append(timestamp.encode("utf-8"))
+        elif part == "method":
+            parts.append(method.upper().encode("utf-8"))
+        elif part == "url":
+            parts.append(_unescape(url, settings.url_unescape).encode("utf-8"))
+        else:  # header:<name>, as the schema allows
+            parts.append(headers.get(part.removeprefix("header:").lower(), "").encode("utf-8"))
+    return settings.joiner.encode("utf-8").join(parts)
+
+
+def _unescape(url: str, characters: str) -> str:
+    for character in characters:
+        escape = f"%{ord(character):02X}"
+        url = url.replace(escape, character).replace(escape.lower(), character)
+    return url
+
+
+def _moment(timestamp: str, timestamp_format: str) -> float | None:
+    """Epoch seconds of a signed timestamp header: unix seconds, unix milliseconds or ISO 8601."""
+    try:
+        if timestamp_format == "iso8601":
+            moment = datetime.fromisoformat(timestamp)
+            return moment.timestamp() if moment.tzinfo is not None else None
+        value = int(timestamp)
+    except ValueError:
+        return None
+    return value / 1000 if timestamp_format == "unix-ms" else float(value)
+
+
+def verifier_for(
+    profile: Profile, secrets: Sequence[str], factories: Mapping[str, VerifierFactory] | None = None
+) -> Verifier:
     """The verifier of a source's scheme, holding that source's secrets."""
+    if factories and profile.scheme in factories:
+        return factories[profile.scheme](profile, secrets)
+    if profile.scheme == "twilio":
+        raise ConfigurationError("No verifier for Twilio signatures was given to the ingest service.")
     if profile.scheme == "github":
         return GitHubVerifier(secrets)
     if profile.scheme == "stripe":

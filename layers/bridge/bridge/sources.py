@@ -13,16 +13,18 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fnmatch import fnmatchcase
 from functools import cache
 from importlib import resources
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jmespath
 from jmespath.exceptions import JMESPathError
 from jsonschema import Draft202012Validator
 
-from bridge.envelope import schema_errors, type_validator, validator_for
-from bridge.errors import ConfigurationError, SchemaViolation, UnsupportedMediaType
+from bridge.envelope import parse_json, schema_errors, type_validator, validator_for
+from bridge.errors import ConfigurationError, MalformedBody, SchemaViolation, UnsupportedMediaType
 from bridge.model import DEFAULT_SOURCE, MAX_ID_CHARS, MAX_KEY_CHARS, Event
 
 # What each built-in scheme knows about its sender's deliveries, unless the profile says otherwise.
@@ -31,9 +33,24 @@ _SCHEME_DEFAULTS: dict[str, dict[str, str]] = {
     "github": {"event_id": 'headers."x-github-delivery"', "type": 'headers."x-github-event"', "data": "body"},
     "stripe": {"event_id": "body.id", "type": "body.type", "timestamp": "body.created", "data": "body.data.object"},
     "hmac": {"data": "body"},
+    # TaskRouter, Studio and other Twilio callbacks: form fields (or JSON), signed with the auth token.
+    "twilio": {
+        "event_id": 'body.Sid || body.EventSid || headers."i-twilio-idempotency-token"',
+        "type": "body.EventType",
+        "timestamp": "to_number(body.Timestamp)",
+        "data": "body",
+    },
 }
 _MEDIA_TYPE_HINTS = {"github": " In the GitHub webhook settings, choose Content type application/json."}
 _FIELDS = ("event_id", "type", "timestamp", "to", "data", "hold")
+# Deliveries a scheme's sender makes that never concern anyone, whatever the profile forwards.
+_SCHEME_IGNORED = {"github": {"ping": "GitHub's ping, sent when a webhook is created or tested"}}
+# What a delivery whose `to` finds no recipient gets: ignored (2xx) or rejected (422).
+IGNORE, REJECT = "ignore", "reject"
+# Why a delivery was acknowledged and not delivered: the `ignored` outcome's reason.
+PING, NOT_FORWARDED, NO_RECIPIENT = "ping", "type_not_forwarded", "no_recipient"
+# Epoch numbers above this are milliseconds (HubSpot's occurredAt): as seconds they'd be past year 5000.
+_MILLISECONDS_FROM = 100_000_000_000
 
 # The bridge's own envelope, as a profile: the sender names the type, time, recipient and hold.
 _DEFAULT_PROFILE: dict[str, Any] = {
@@ -48,11 +65,43 @@ _DEFAULT_PROFILE: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class HmacSettings:
+    """What an HMAC sender signs, declared: the parts of the message in order, and what joins them.
+
+    Parts: `body` (raw), `timestamp` (the timestamp header's value), `method`, `url` (as the sender
+    called it, rebuilt with PUBLIC_BASE_URL) and `header:<name>`. Without `signed`, the message is
+    the body, or `<timestamp>.<body>` when there is a timestamp header.
+    """
+
     header: str
     algorithm: str = "sha256"
     encoding: str = "hex"
     prefix: str = ""
     timestamp_header: str | None = None
+    timestamp_format: str = "unix"  # unix (seconds), unix-ms or iso8601
+    signed: tuple[str, ...] | None = None
+    separator: str | None = None
+    url_unescape: str = ""  # characters whose %XX escapes the sender decodes in the URL it signs
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        if self.signed is not None:
+            return self.signed
+        return ("timestamp", "body") if self.timestamp_header else ("body",)
+
+    @property
+    def joiner(self) -> str:
+        return "." if self.separator is None else self.separator
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A delivery that concerns no one: acknowledged with a 2xx, nothing posted, nothing stored."""
+
+    reason: str  # ping, type_not_forwarded or no_recipient
+    detail: str
+    event_id: str
+    type: str
+    source: str
 
 
 @dataclass(frozen=True)
@@ -66,6 +115,8 @@ class Profile:
     typed_data: bool = False  # the data is checked again by schemas/types/<type>.schema.json
     hold_seconds: int | None = None  # default parking hold for this source's events
     noun: str = "event"  # how problem details name one of its deliveries
+    forward: tuple[str, ...] | None = None  # event types (names or glob patterns) it forwards; None: all
+    no_recipient: str = REJECT  # what a delivery whose `to` finds no recipient gets
 
     def delivery_id(self, headers: Mapping[str, str]) -> str | None:
         """The delivery's ID when a header carries it: known before the body is read, for the logs."""
@@ -78,8 +129,23 @@ class Profile:
             hint = _MEDIA_TYPE_HINTS.get(self.scheme, "")
             raise UnsupportedMediaType(f"Content-Type must be application/json, got {media_type or 'none'}.{hint}")
 
-    def extract(self, headers: Mapping[str, str], body: Any) -> Event:
-        """The event this delivery carries; 422 when it breaks its schema or has no ID, type or recipient."""
+    def parse_body(self, content_type: str, body: bytes) -> Any:
+        """The delivery's body as JSON; Twilio's callbacks may also be form fields (first value of each)."""
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        if self.scheme == "twilio" and media_type == "application/x-www-form-urlencoded":
+            try:
+                return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+            except UnicodeDecodeError:
+                raise MalformedBody("The form body is not valid UTF-8.") from None
+        self.require_json(content_type)
+        return parse_json(body)
+
+    def forwards(self, event_type: str) -> bool:
+        return self.forward is None or any(fnmatchcase(event_type, pattern) for pattern in self.forward)
+
+    def extract(self, headers: Mapping[str, str], body: Any) -> Event | Ignored:
+        """The event this delivery carries, or why it concerns no one (a GitHub ping, a type the
+        profile doesn't forward, no recipient); 422 when it breaks its schema or has no ID or type."""
         if self.schema is not None:
             self._check(schema_errors(validator_for(self.schema), body))
         document = {"headers": dict(headers), "body": body}
@@ -90,6 +156,10 @@ class Profile:
             problems.append(("event_id", f"found no event ID of 1 to {MAX_ID_CHARS} characters"))
         if not isinstance(event_type, str) or not event_type:
             problems.append(("type", "found no event type"))
+        else:
+            ignored = self._ignored(str(event_id), event_type, to)
+            if ignored is not None and not problems:
+                return ignored
         if not isinstance(to, str) or not 1 <= len(to) <= MAX_KEY_CHARS:
             problems.append(("to", f"found no recipient key of 1 to {MAX_KEY_CHARS} characters"))
         if problems:
@@ -117,6 +187,19 @@ class Profile:
             hold_seconds=hold if isinstance(hold, int) and not isinstance(hold, bool) else None,
         )
 
+    def _ignored(self, event_id: str, event_type: str, to: Any) -> Ignored | None:
+        def ignored(reason: str, detail: str) -> Ignored:
+            return Ignored(reason=reason, detail=detail, event_id=event_id, type=event_type, source=self.name)
+
+        scheme_ignored = _SCHEME_IGNORED.get(self.scheme, {})
+        if event_type in scheme_ignored:
+            return ignored(PING, scheme_ignored[event_type])
+        if not self.forwards(event_type):
+            return ignored(NOT_FORWARDED, f"the {self.name} profile does not forward {event_type} events")
+        if (to is None or to == "") and self.no_recipient == IGNORE:
+            return ignored(NO_RECIPIENT, f"the {self.name} profile's `to` found no recipient in this delivery")
+        return None
+
     def _check(self, errors: list[dict[str, str]]) -> None:
         if errors:
             raise SchemaViolation(f"The {self.noun} has {len(errors)} schema violation(s).", errors=errors)
@@ -134,6 +217,8 @@ def _rfc3339(value: Any) -> str | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
+        if abs(value) >= _MILLISECONDS_FROM:
+            value = value / 1000
         try:
             return datetime.fromtimestamp(value, tz=UTC).isoformat().replace("+00:00", "Z")
         except (OverflowError, OSError, ValueError):
@@ -150,13 +235,22 @@ def _compile(source: str, field: str, text: str) -> Any:
 
 def _profile(name: str, raw: Mapping[str, Any], **built_in: Any) -> Profile:
     fields = {**_SCHEME_DEFAULTS[raw["scheme"]], **{k: raw[k] for k in _FIELDS if k in raw}}
+    hmac_settings = None
+    if "hmac" in raw:
+        signed = raw["hmac"].get("signed")
+        hmac_settings = HmacSettings(**{**raw["hmac"], "signed": tuple(signed) if signed is not None else None})
+    forward = raw.get("forward")
     return Profile(
         name=name,
         scheme=raw["scheme"],
         expressions={field: _compile(name, field, text) for field, text in fields.items()},
         tolerance_seconds=int(raw.get("tolerance_seconds", 300)),
-        hmac=HmacSettings(**raw["hmac"]) if "hmac" in raw else None,
+        hmac=hmac_settings,
         hold_seconds=raw.get("hold_seconds"),
+        forward=tuple(forward) if forward is not None else None,
+        # A named source's deliveries that name no one are acknowledged; the bridge's own envelope
+        # must name its recipient.
+        no_recipient=raw.get("no_recipient", REJECT if name == DEFAULT_SOURCE else IGNORE),
         **built_in,
     )
 

@@ -82,7 +82,7 @@ class DynamoCallRegistry:
         if found is None:
             return None
         sid, entry = found
-        return ActiveCall(key=key, call_sid=sid, expires_at=entry.expires_at)
+        return ActiveCall(key=key, call_sid=sid, expires_at=entry.expires_at, started=entry.started)
 
     def live_calls(self, key: str) -> list[tuple[str, CallEntry]]:
         state = self._read(key, projection="calls")
