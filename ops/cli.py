@@ -152,7 +152,7 @@ def calls(target: Target, args: argparse.Namespace) -> int:
         _emit({"key": key, "call_sid": live[0][0], "calls": calls_})
         return 0
     if args.command == "set":
-        if not CALL_SID.match(args.call_sid):
+        if not CALL_SID.fullmatch(args.call_sid):
             raise SystemExit("CallSid must be CA followed by 32 hex digits")
         _emit(registry.register(key, args.call_sid, args.ttl).as_dict())
         return 0

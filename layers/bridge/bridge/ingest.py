@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from bridge.envelope import checked_content, parse_json
@@ -101,6 +101,9 @@ class IngestService:
 
         profile.require_json(request.headers.get("content-type", ""))
         event = profile.extract(request.headers, parse_json(request.body))
+        dedupe_id = profile.dedupe_id(request.body)
+        if dedupe_id is not None:
+            event = replace(event, dedupe_id=dedupe_id)
         logger.set_correlation_id(event.key)
         content = checked_content(event, self._max_content_bytes)
         deadline = Deadline(context.get_remaining_time_in_millis, reserve=self._reserve)
