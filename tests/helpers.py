@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from openapi_contract import check_response
+
 from local.lambda_runtime import http_event, response_body
 from local.senders import standard_webhooks_headers
 
@@ -56,7 +58,10 @@ class Bridge:
 
     def invoke(self, function: str, event: dict[str, Any]) -> Reply:
         response = self.stack.invoke(function, event)
-        return Reply(int(response["statusCode"]), dict(response.get("headers") or {}), response_body(response))
+        reply = Reply(int(response["statusCode"]), dict(response.get("headers") or {}), response_body(response))
+        # Every answer a test sees must be one openapi.yaml describes: the document can't drift.
+        check_response(event["routeKey"], reply.status, reply.headers, reply.body)
+        return reply
 
     def post_event(
         self,

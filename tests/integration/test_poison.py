@@ -70,7 +70,7 @@ def test_deep_nesting_is_a_400_naming_the_depth_limit(bridge: Bridge, levels: in
     key, _ = bridge.live_call()
     reply = bridge.post_event(raw_event(key, '{"a":' * levels + "1" + "}" * levels))
     body = problem(reply, 400, "input_limit_exceeded")
-    assert (body["limit"], body["max"]) == ("depth", 64)
+    assert (body["exceeded"], body["limit"]) == ("depth", 64)
 
 
 def test_nesting_within_the_limit_is_delivered_and_brackets_in_strings_do_not_count(bridge: Bridge) -> None:
@@ -269,5 +269,5 @@ def test_hold_seconds_written_as_a_float_parks_with_an_integer_expiry(bridge: Br
 def test_4301_digit_integer_is_a_400_naming_the_bridges_limit_not_pythons(bridge: Bridge) -> None:
     key, _ = bridge.live_call()
     body = problem(bridge.post_event(raw_event(key, '{"n": ' + "1" * 4301 + "}")), 400, "input_limit_exceeded")
-    assert (body["limit"], body["max"]) == ("number_length", 100)
+    assert (body["exceeded"], body["limit"]) == ("number_length", 100)
     assert "set_int_max_str_digits" not in body["detail"]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from bridge.errors import InvalidCallback, InvalidTwilioSignature
+from bridge.limits import check_size
 from bridge.model import CALL_SID, MAX_KEY_CHARS, is_plain_text
 
 if TYPE_CHECKING:
@@ -163,6 +164,7 @@ class CallStatusService:
         signature = request.headers.get("x-twilio-signature", "")
         if not signature:
             raise InvalidTwilioSignature("The X-Twilio-Signature header is required.")
+        check_size(request.body)
         try:
             params = FormParams(parse_qs(request.body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
         except UnicodeDecodeError:

@@ -39,8 +39,8 @@ def check_depth(body: bytes) -> None:
             if depth > MAX_DEPTH:
                 raise InputLimitExceeded(
                     f"The body nests objects and arrays more than {MAX_DEPTH} levels deep.",
-                    limit="depth",
-                    max=MAX_DEPTH,
+                    exceeded="depth",
+                    limit=MAX_DEPTH,
                 )
         else:
             depth = max(0, depth - 1)
@@ -54,7 +54,7 @@ def parse_limited_json(body: bytes) -> Any:
     try:
         document = json.loads(body.decode("utf-8"), parse_constant=_reject_constant, parse_float=_float, parse_int=_int)
     except _NumberTooLong as error:
-        raise InputLimitExceeded(str(error), limit="number_length", max=MAX_NUMBER_CHARS) from None
+        raise InputLimitExceeded(str(error), exceeded="number_length", limit=MAX_NUMBER_CHARS) from None
     except (UnicodeDecodeError, ValueError) as error:
         raise MalformedBody(f"The body is not valid UTF-8 JSON: {error}") from None
     try:
