@@ -13,6 +13,7 @@ import time
 from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 from local.lambda_runtime import http_event, invoke, response_body
@@ -20,7 +21,7 @@ from local.template import Function
 
 log = logging.getLogger("local.front")
 
-# Every method HTTP APIs route; each is answered like API Gateway: a route or a JSON 404.
+# Methods answered like API Gateway: a route or a JSON 404 (any other method is too, by __getattr__).
 _METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT")
 
 
@@ -66,6 +67,12 @@ class HttpFront:
 
             def log_message(self, format: str, *args: object) -> None:
                 return None
+
+            def __getattr__(self, name: str) -> Any:
+                # Any other method (QUERY, FROB, ...) is routed too: no route, so a JSON 404.
+                if name.startswith("do_"):
+                    return self.serve
+                raise AttributeError(name)
 
         for method in _METHODS:
             setattr(Handler, f"do_{method}", Handler.serve)
