@@ -107,3 +107,42 @@ def test_schemes_without_a_signed_timestamp_deduplicate_by_the_body(
 ) -> None:
     parsed = parse_profiles({"sources": {"s": profile}})["s"]
     assert (parsed.dedupe_id(b"{}") is not None) == deduplicated_by_body
+
+
+def test_hmac_deliveries_without_a_signed_timestamp_are_claimed_under_the_bodys_digest() -> None:
+    import hashlib
+    import json as json_module
+
+    from bridge.ingest import InboundRequest, IngestService
+    from local.lambda_runtime import LocalContext
+    from local.senders import hmac_headers
+
+    class RecordingGate:
+        def __init__(self) -> None:
+            self.keys: list[str] = []
+
+        def run(self, key: str, body: object, function: object, context: object) -> tuple[dict[str, object], bool]:
+            self.keys.append(key)
+            return {"status": "delivered", "event_id": "x"}, True
+
+    # Given an hmac source whose signature covers only the body, with an unsigned request-ID header
+    profile = {"scheme": "hmac", "hmac": {"header": "X-Sig"}, "event_id": 'headers."x-request-id"'}
+    profiles = parse_profiles({"sources": {"desk": {**profile, "type": "body.event", "to": "body.to"}}})
+    gate = RecordingGate()
+    svc = IngestService(
+        secrets=lambda: {"desk": ("s3cret",)},
+        profiles=profiles,
+        registry=type("Registry", (), {"active_call": lambda self, key: None})(),  # type: ignore[arg-type]
+        dispatcher=None,  # type: ignore[arg-type]
+        idempotency=gate,  # type: ignore[arg-type]
+        max_content_bytes=10_240,
+    )
+    raw = json_module.dumps({"event": "ticket.created", "to": "identity:bob"}).encode()
+
+    # When the same signed body arrives twice under two request IDs
+    for request_id in ("req-1", "req-2"):
+        headers = {**hmac_headers(raw, "s3cret", header="x-sig"), "x-request-id": request_id}
+        svc.handle(InboundRequest(raw, headers), LocalContext("IngestFunction"), "desk")
+
+    # Then both are claimed under one key, the body's digest: the second is a replay of the first
+    assert gate.keys == ["desk:sha256:" + hashlib.sha256(raw).hexdigest()] * 2
