@@ -16,7 +16,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help run test test-faults lint typecheck unit integration template-lint invoke build bench clean
+.PHONY: help run test test-fuzz test-faults lint typecheck unit integration template-lint invoke build bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ integration: $(VENV)/.installed ## Integration tests only
 
 test-faults: $(VENV)/.installed ## The fault-injection suite alone (make test runs it too), with its totals line
 	$(BIN)/python -m pytest tests/faults -p no:logging
+
+test-fuzz: $(VENV)/.installed ## schemathesis against the local front: 1,000 signed cases per operation and mode
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(BIN)/python -m pytest tests/fuzz -p no:logging -q
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

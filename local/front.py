@@ -6,16 +6,40 @@ API Gateway HTTP API 2.0 events. IAM authorization is not enforced locally (nor 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+from email.message import Message
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 from local.lambda_runtime import http_event, invoke, response_body
 from local.template import Function
 
 log = logging.getLogger("local.front")
+
+# Methods answered like API Gateway: a route or a JSON 404 (any other method is too, by __getattr__).
+_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT")
+
+
+def request_headers(message: Message) -> dict[str, str]:
+    """Header names and values as API Gateway hands them on: repeated headers joined with commas,
+    values read as UTF-8 (http.server decodes them as latin-1; bytes that aren't UTF-8 become U+FFFD)."""
+    joined: dict[str, str] = {}
+    for name, value in message.items():
+        text = value.encode("latin-1", errors="replace").decode("utf-8", errors="replace")
+        key = name.lower()
+        joined[key] = f"{joined[key]},{text}" if key in joined else text
+    return joined
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default backlog of 5 resets connections under a burst of concurrent requests.
+    request_queue_size = 1024
 
 
 class HttpFront:
@@ -27,16 +51,33 @@ class HttpFront:
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # answers go out in two writes: no delayed-ACK stall
 
-            def do_GET(self) -> None:
+            def serve(self) -> None:
                 front._serve(self)
 
-            do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                # http.server's own errors (unknown method, bad request line) as JSON, not HTML.
+                body = json.dumps({"message": message or HTTPStatus(code).phrase}).encode()
+                self.send_response(code, message)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                    self.wfile.write(body)
 
             def log_message(self, format: str, *args: object) -> None:
                 return None
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+            def __getattr__(self, name: str) -> Any:
+                # Any other method (QUERY, FROB, ...) is routed too: no route, so a JSON 404.
+                if name.startswith("do_"):
+                    return self.serve
+                raise AttributeError(name)
+
+        for method in _METHODS:
+            setattr(Handler, f"do_{method}", Handler.serve)
+
+        self._server = _Server((host, port), Handler)
         self._thread: threading.Thread | None = None
 
     @property
@@ -56,8 +97,13 @@ class HttpFront:
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
         started = time.perf_counter()
         url = urlsplit(request.path)
-        length = int(request.headers.get("Content-Length") or 0)
+        length_header = request.headers.get("Content-Length") or "0"
+        if not (length_header.isascii() and length_header.isdigit() and len(length_header) <= 12):
+            request.send_error(400, "Invalid Content-Length")
+            return
+        length = int(length_header)
         body = request.rfile.read(length) if length else b""
+        headers = request_headers(request.headers)
         for route, function in self._routes:
             parameters = route.match(request.command, url.path)
             if parameters is None:
@@ -68,9 +114,9 @@ class HttpFront:
                 route_key=route.route_key,
                 path_parameters=parameters,
                 query=url.query,
-                headers=dict(request.headers.items()),
+                headers=headers,
                 body=body,
-                host=request.headers.get("Host", ""),
+                host=headers.get("host", ""),
                 source_ip=request.client_address[0],
             )
             response = invoke(function, event)

@@ -197,12 +197,21 @@ def http_event(
     if path_parameters:
         event["pathParameters"] = dict(path_parameters)
     if raw:
-        if is_text:
-            event["body"] = raw.decode("utf-8", errors="replace")
+        text = _utf8(raw) if is_text else None
+        if text is not None:
+            event["body"] = text
         else:
+            # Binary types, and text that is not UTF-8: a JSON string can't carry those bytes as they are.
             event["body"] = base64.b64encode(raw).decode("ascii")
             event["isBase64Encoded"] = True
     return event
+
+
+def _utf8(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def response_body(response: Mapping[str, Any]) -> bytes:

@@ -226,7 +226,7 @@ def calls(target: Target, args: argparse.Namespace) -> int:
         _emit({"key": key, "call_sid": live[0][0], "calls": calls_})
         return 0
     if args.command == "set":
-        if not CALL_SID.match(args.call_sid):
+        if not CALL_SID.fullmatch(args.call_sid):
             raise SystemExit("CallSid must be CA followed by 32 hex digits")
         _emit(registry.register(key, args.call_sid, args.ttl).as_dict())
         return 0
@@ -352,7 +352,7 @@ def parser() -> argparse.ArgumentParser:
     failed.add_argument("--since", default="7d", help="e.g. 2h, 30m, 7d, or epoch seconds (default 7d)")
     failed.add_argument("--include-replayed", action="store_true")
     replayer = event_group.add_parser("replay", help="redeliver undeliverable events with their original key")
-    replayer.add_argument("event_key", nargs="?", help="the ledger's event_key (the event ID, or source:ID)")
+    replayer.add_argument("event_key", nargs="?", help="the ledger's event_key, as `events failed` lists it")
     replayer.add_argument("--all-failed", action="store_true", help="every unreplayed event since --since")
     replayer.add_argument("--since", default="7d")
     replayer.add_argument("--to", help="deliver to this key's call instead of the original recipient's")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from openapi_contract import check_response
 
 from local.lambda_runtime import http_event, response_body
 from local.senders import standard_webhooks_headers
@@ -65,7 +68,10 @@ class Bridge:
 
     def invoke(self, function: str, event: dict[str, Any]) -> Reply:
         response = self.stack.invoke(function, event)
-        return Reply(int(response["statusCode"]), dict(response.get("headers") or {}), response_body(response))
+        reply = Reply(int(response["statusCode"]), dict(response.get("headers") or {}), response_body(response))
+        # Every answer a test sees must be one openapi.yaml describes: the document can't drift.
+        check_response(event["routeKey"], reply.status, reply.headers, reply.body)
+        return reply
 
     def post_event(
         self,
@@ -137,6 +143,13 @@ class Bridge:
 
     def messages_for(self, event_id: str) -> list[dict[str, Any]]:
         return [m for m in self.stack.emulator.messages() if m["idempotency_key"] == event_id]
+
+
+def body_key(source: str, raw: bytes | str) -> str:
+    """The event key of a delivery whose scheme signs no timestamp (GitHub, hmac without one): its
+    signed body's digest, so a resent body makes no second message whatever delivery ID it carries."""
+    data = raw.encode("utf-8") if isinstance(raw, str) else raw
+    return f"{source}:sha256:{hashlib.sha256(data).hexdigest()}"
 
 
 def new_id() -> str:

@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 import pytest
-from helpers import EVENTS, Bridge, ledger_entry, new_event_body, new_id, rfc3339
+from helpers import EVENTS, Bridge, body_key, ledger_entry, new_event_body, new_id, rfc3339
 
 from bridge import runtime
 from bridge.adapters.dynamodb.sightings import DynamoSightings
@@ -136,17 +136,18 @@ def test_a_github_redelivery_hours_after_the_first_attempt_is_stale(bridge: Brid
     # Given a GitHub delivery (GitHub sends no event time) first seen two hours ago, when its sender had no call
     name = f"user-{new_id()[4:14]}"
     delivery = str(uuid.uuid4())
+    payload: dict[str, Any] = json.loads((EVENTS / "body-github-pull-request.json").read_text())
+    payload["sender"]["login"] = name
+    raw = json.dumps(payload)
     two_hours_ago = time.time() - 2 * HOUR
     sightings = DynamoSightings(
         "IdempotencyTable", bridge.stack.client("dynamodb"), 48 * HOUR, clock=lambda: two_hours_ago
     )
-    assert sightings.first_seen(f"github:{delivery}") == two_hours_ago
+    # GitHub signs no timestamp: the signed body, not the unsigned delivery ID, is the event
+    assert sightings.first_seen(body_key("github", raw)) == two_hours_ago
 
     # And the sender now on a call that started a minute ago
     call_started(bridge, 60, f"identity:{name}")
-    payload: dict[str, Any] = json.loads((EVENTS / "body-github-pull-request.json").read_text())
-    payload["sender"]["login"] = name
-    raw = json.dumps(payload)
 
     # When the delivery is redelivered now
     secret = bridge.stack.credentials.source_secrets["github"]
@@ -155,7 +156,7 @@ def test_a_github_redelivery_hours_after_the_first_attempt_is_stale(bridge: Brid
     # Then its event time is when the bridge first saw it: stale, and nothing posted
     assert reply.status == 200, reply.body
     assert reply.json()["status"] == "stale"
-    assert bridge.messages_for(f"github:{delivery}") == []
+    assert bridge.messages_for(body_key("github", raw)) == []
 
 
 def test_an_operator_can_replay_a_stale_event_deliberately(bridge: Bridge, capsys: pytest.CaptureFixture[str]) -> None:

@@ -96,3 +96,80 @@ def test_outgoing_sdk_call_registers_the_parent_leg_through_the_dial_callback(
     # When she hangs up, both legs' completed callbacks leave nothing behind
     stack.emulator.hang_up(placed["parent"])
     assert requests.get(f"{front}/calls/identity:alice-front", timeout=10).status_code == 404
+
+
+# -- the front behaves like API Gateway under odd requests (issue 11, finding 10) -------------------
+
+
+def test_repeated_headers_are_joined_with_commas_and_values_read_as_utf8() -> None:
+    from http.client import parse_headers
+    from io import BytesIO
+
+    from local.front import request_headers
+
+    # Given a request head with a repeated header and a UTF-8 value, parsed as http.server parses it
+    raw = b"X-Tag: one\r\nX-Tag: two\r\nX-Name: Zo\xc3\xab\r\nX-Bad: \xff\r\n\r\n"
+    message = parse_headers(BytesIO(raw))
+
+    # When the front turns it into the event's headers
+    headers = request_headers(message)
+
+    # Then the repeats are joined, UTF-8 is read as UTF-8, and other bytes become U+FFFD
+    assert headers["x-tag"] == "one,two"
+    assert headers["x-name"] == "Zoë"
+    assert headers["x-bad"] == "\ufffd"
+
+
+def test_repeated_signature_headers_reach_the_handler_joined(stack: LocalStack, front: str) -> None:
+    import http.client
+    from urllib.parse import urlsplit
+
+    # Given a signed event whose Content-Type is sent twice (joined, it is no longer application/json)
+    body = json.dumps(new_event_body("identity:nobody"))
+    signed = stack.sign(body)
+    address = urlsplit(front)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
+    connection.putrequest("POST", "/events")
+    for name, value in signed.items():
+        connection.putheader(name, value)
+    connection.putheader("content-type", "text/plain")
+    connection.putheader("content-length", str(len(body)))
+    connection.endheaders(body.encode())
+
+    # Then the handler saw both values, not the last one
+    reply = connection.getresponse()
+    assert reply.status == 415
+    assert "application/json,text/plain" in json.loads(reply.read())["detail"]
+
+
+def test_fifty_connections_queue_while_the_front_is_busy_instead_of_being_refused(stack: LocalStack) -> None:
+    import socket
+
+    # Given a front that is not accepting yet (as when its threads are all busy)
+    server = HttpFront(stack.functions, port=0)
+    host, port = server.base_url.removeprefix("http://").split(":")
+    connections: list[socket.socket] = []
+    try:
+        # When 50 clients connect at once
+        for _ in range(50):
+            connections.append(socket.create_connection((host, int(port)), timeout=2))
+    finally:
+        server.start()  # also so that stop() returns
+    try:
+        # Then every connection was queued, and each is served once the front runs
+        for connection in connections:
+            connection.sendall(b"GET /calls/identity:nobody HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        for connection in connections:
+            assert connection.recv(64).startswith(b"HTTP/1.1 404")
+    finally:
+        for connection in connections:
+            connection.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "FROB"])
+def test_methods_without_a_route_get_a_json_answer_not_html(front: str, method: str) -> None:
+    reply = requests.request(method, f"{front}/events", timeout=10)
+    assert reply.status_code == 404
+    assert reply.headers["Content-Type"] == "application/json"
+    assert "message" in reply.json()

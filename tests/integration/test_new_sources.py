@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from helpers import EVENTS, Bridge, new_id
+from helpers import EVENTS, Bridge, body_key, new_id
 
 from local.senders import (
     hubspot_headers,
@@ -154,7 +154,7 @@ def test_intercom_conversation_reaches_the_assigned_teammates_call(bridge: Bridg
     reply = bridge.post_source("intercom", raw, intercom_headers(raw, secret(bridge, "intercom")))
     assert reply.status == 200, reply.body
     assert reply.json()["call_sid"] == call_sid
-    content = json.loads(bridge.messages_for(f"intercom:{json.loads(raw)['id']}")[0]["content"])
+    content = json.loads(bridge.messages_for(body_key("intercom", raw))[0]["content"])
     assert (content["type"], content["data"]["title"]) == ("conversation.admin.assigned", "Refund for order 1042")
 
 
@@ -186,10 +186,12 @@ def test_shopify_order_reaches_the_customers_call(bridge: Bridge) -> None:
     # When Shopify posts orders/create
     reply = bridge.post_source("shopify", raw, shopify_headers(raw, secret(bridge, "shopify"), webhook_id=webhook_id))
 
-    # Then it reaches that call, keyed on X-Shopify-Webhook-Id
+    # Then it reaches that call, keyed on the signed body (Shopify signs no timestamp), with
+    # X-Shopify-Webhook-Id as the event's ID
     assert reply.status == 200, reply.body
     assert reply.json()["call_sid"] == call_sid
-    content = json.loads(bridge.messages_for(f"shopify:{webhook_id}")[0]["content"])
+    content = json.loads(bridge.messages_for(body_key("shopify", raw))[0]["content"])
+    assert content["id"] == webhook_id
     assert (content["type"], content["data"]["name"]) == ("orders/create", "#1042")
 
 
@@ -227,12 +229,14 @@ def test_taskrouter_reservation_reaches_the_workers_call(bridge: Bridge) -> None
     url = f"{BASE}/twilio"
 
     # When TaskRouter posts its form-encoded event callback, signed with the auth token
-    reply = bridge.post_source("twilio", urlencode(params), twilio_form_headers(secret(bridge, "twilio"), url, params))
+    raw = urlencode(params)
+    reply = bridge.post_source("twilio", raw, twilio_form_headers(secret(bridge, "twilio"), url, params))
 
-    # Then the reservation reaches the worker's call
+    # Then the reservation reaches the worker's call, keyed on the signed body (Twilio signs no time)
     assert reply.status == 200, reply.body
     assert reply.json()["call_sid"] == call_sid
-    content = json.loads(bridge.messages_for(f"twilio:{params['Sid']}")[0]["content"])
+    content = json.loads(bridge.messages_for(body_key("twilio", raw))[0]["content"])
+    assert content["id"] == params["Sid"]
     assert (content["type"], content["data"]["reservation"]) == ("reservation.created", params["ReservationSid"])
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Bridge
+from helpers import Bridge, body_key
 
 from local.senders import github_headers, stripe_headers
 
@@ -82,7 +82,7 @@ def test_octokit_examples_reach_the_senders_call_once(bridge: Bridge, event: str
     assert first.status == 200, first.body
     assert first.json()["status"] == "delivered"
     assert again.headers.get("Idempotent-Replayed") == "true"
-    [message] = bridge.messages_for(f"github:{delivery}")
+    [message] = bridge.messages_for(body_key("github", raw))
     assert message["call_sid"] == call_sid
     content = json.loads(message["content"])
     payload = json.loads(raw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from typing import Any
@@ -52,11 +53,12 @@ def test_github_delivery_reaches_the_senders_call(bridge: Bridge) -> None:
     # When GitHub posts it to /events/github
     reply = bridge.post_source("github", raw, headers)
 
-    # Then it is delivered with a source-scoped idempotency key, and Content names the source
+    # Then it is delivered keyed on the signed body's digest (the delivery ID is unsigned), scoped by
+    # source, and Content names the source and the delivery
     assert reply.status == 200, reply.body
     assert reply.json()["source"] == "github"
     assert reply.json()["call_sid"] == call_sid
-    [message] = bridge.messages_for("github:72d3162e-cc78-11e3-81ab-4c9367dc0958")
+    [message] = bridge.messages_for("github:sha256:" + hashlib.sha256(raw.encode()).hexdigest())
     content = json.loads(message["content"])
     assert content == {
         "id": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
@@ -135,7 +137,7 @@ def test_same_delivery_id_from_two_sources_never_collides(bridge: Bridge) -> Non
     # Then both are delivered as separate messages, keyed apart at Twilio too
     assert (by_github.status, by_default.status) == (200, 200)
     assert "Idempotent-Replayed" not in by_default.headers
-    assert len(bridge.messages_for(f"github:{shared}")) == 1
+    assert len(bridge.messages_for("github:sha256:" + hashlib.sha256(raw.encode()).hexdigest())) == 1
     assert len(bridge.messages_for(shared)) == 1
 
 

@@ -7,6 +7,7 @@ end are removed, and nothing else is touched.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -14,7 +15,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from bridge.errors import InvalidCallback, InvalidTwilioSignature
-from bridge.model import CALL_SID, MAX_KEY_CHARS, public_url
+from bridge.limits import check_size
+from bridge.model import CALL_SID, MAX_KEY_CHARS, is_plain_text, public_url
 
 if TYPE_CHECKING:
     from bridge.model import Change
@@ -89,9 +91,9 @@ def target(params: FormParams, query: Mapping[str, list[str]]) -> Target | None:
         if not side.startswith(CLIENT_PREFIX) or len(side) == len(CLIENT_PREFIX):
             return None
         key, sid = IDENTITY_PREFIX + side[len(CLIENT_PREFIX) :], call_sid
-    if not 1 <= len(key) <= MAX_KEY_CHARS:
-        raise InvalidCallback(f"The key must be 1 to {MAX_KEY_CHARS} characters long.")
-    if not CALL_SID.match(sid):
+    if not 1 <= len(key) <= MAX_KEY_CHARS or not is_plain_text(key):
+        raise InvalidCallback(f"The key must be 1 to {MAX_KEY_CHARS} characters long, without control characters.")
+    if not CALL_SID.fullmatch(sid):
         raise InvalidCallback("The callback names no valid Call SID.")
     return Target(key=key, call_sid=sid)
 
@@ -103,9 +105,13 @@ def _timestamp(params: FormParams) -> float | None:
         return None
 
 
+_SEQUENCE = re.compile(r"[0-9]{1,18}")
+
+
 def _sequence(params: FormParams) -> int | None:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
     raw = params.first("SequenceNumber")
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if _SEQUENCE.fullmatch(raw) else None
 
 
 class CallStatusService:
@@ -151,6 +157,7 @@ class CallStatusService:
         signature = request.headers.get("x-twilio-signature", "")
         if not signature:
             raise InvalidTwilioSignature("The X-Twilio-Signature header is required.")
+        check_size(request.body)
         try:
             params = FormParams(parse_qs(request.body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
         except UnicodeDecodeError:

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from jsonschema import Draft202012Validator
-
-from bridge.envelope import parse_json, schema_errors
-from bridge.errors import CallNotFound, InvalidRequest, SchemaViolation, UnsupportedMediaType
-from bridge.model import CALL_SID, MAX_KEY_CHARS
+from bridge.envelope import parse_json, schema_errors, strict_validator
+from bridge.errors import CallNotFound, InvalidRequest, RegistrationSchemaViolation, UnsupportedMediaType
+from bridge.model import CALL_SID, MAX_KEY_CHARS, is_plain_text
 
 if TYPE_CHECKING:
     from bridge.model import ActiveCall
@@ -20,7 +18,7 @@ class CallsService:
     def __init__(self, registry: CallRegistry, max_call_seconds: int) -> None:
         self._registry = registry
         self._max_call_seconds = max_call_seconds
-        self._put_validator = Draft202012Validator(
+        self._put_validator = strict_validator(
             {
                 "type": "object",
                 "required": ["call_sid"],
@@ -29,7 +27,8 @@ class CallsService:
                     "call_sid": {"type": "string", "pattern": CALL_SID.pattern},
                     "ttl_seconds": {"type": "integer", "minimum": 1, "maximum": max_call_seconds},
                 },
-            }
+            },
+            formats=False,
         )
 
     def register(self, raw_key: str, body: bytes, content_type: str) -> ActiveCall:
@@ -39,7 +38,7 @@ class CallsService:
         document: Any = parse_json(body)
         errors = schema_errors(self._put_validator, document)
         if errors:
-            raise SchemaViolation(f"The registration has {len(errors)} schema violation(s).", errors=errors)
+            raise RegistrationSchemaViolation(f"The registration has {len(errors)} schema violation(s).", errors=errors)
         ttl = int(document.get("ttl_seconds", self._max_call_seconds))
         return self._registry.register(key, document["call_sid"], ttl)
 
@@ -62,7 +61,7 @@ class CallsService:
 
     def remove(self, raw_key: str, call_sid: str | None) -> None:
         key = recipient_key(raw_key)
-        if call_sid is not None and not CALL_SID.match(call_sid):
+        if call_sid is not None and not CALL_SID.fullmatch(call_sid):
             raise InvalidRequest("call_sid must look like CA followed by 32 hex digits.")
         self._registry.remove(key, call_sid)
 
@@ -70,6 +69,6 @@ class CallsService:
 def recipient_key(raw: str) -> str:
     # Clients may percent-encode the key (identity%3Aalice) or not (identity:alice).
     key = unquote(raw)
-    if not 1 <= len(key) <= MAX_KEY_CHARS:
-        raise InvalidRequest(f"The key must be 1 to {MAX_KEY_CHARS} characters long.")
+    if not 1 <= len(key) <= MAX_KEY_CHARS or not is_plain_text(key):
+        raise InvalidRequest(f"The key must be 1 to {MAX_KEY_CHARS} characters long, without control characters.")
     return key

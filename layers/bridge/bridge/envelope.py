@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable, Iterator
 from functools import cache, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
-from bridge.errors import ContentTooLarge, MalformedBody
+from bridge.errors import ContentTooLarge
+from bridge.limits import parse_limited_json
 
 if TYPE_CHECKING:
     from bridge.model import Event
@@ -21,15 +24,66 @@ _MAX_MESSAGE_CHARS = 300
 
 
 def parse_json(body: bytes) -> Any:
-    try:
-        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise MalformedBody(f"The body is not valid UTF-8 JSON: {error}") from None
+    """The parsed body within the input limits (bridge.limits), or a 4xx naming what is wrong."""
+    return parse_limited_json(body)
 
 
-def _reject_constant(name: str) -> Any:
-    # NaN and Infinity are not JSON; accepting them would send Twilio invalid Content.
-    raise ValueError(f"{name} is not valid JSON")
+# -- whole-string patterns -------------------------------------------------------------------------
+# JSON Schema patterns are ECMA-262, where `$` is the end of the string. Python's `$` also matches
+# before a trailing newline, so "crm.customer.identified\n" would pass `^...$`. Schemas keep the
+# standard notation; here `$` is compiled as `\Z`.
+
+
+@lru_cache(maxsize=512)
+def _whole(pattern: str) -> re.Pattern[str]:
+    out, escaped, in_class = [], False, False
+    for char in pattern:
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            out.append(char)
+            escaped = True
+        elif char == "[":
+            in_class = True
+            out.append(char)
+        elif char == "]":
+            in_class = False
+            out.append(char)
+        else:
+            out.append("\\Z" if char == "$" and not in_class else char)
+    return re.compile("".join(out))
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _whole(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _no_trailing_newline(check: Callable[[object], bool]) -> Callable[[object], bool]:
+    # The format checkers (date-time, uri, ...) are `^...$` regexes too.
+    def strict(instance: object) -> bool:
+        return not (isinstance(instance, str) and instance.endswith("\n")) and check(instance)
+
+    return strict
+
+
+def _strict_formats() -> FormatChecker:
+    base = Draft202012Validator.FORMAT_CHECKER
+    checker = FormatChecker(formats=())
+    for name, (check, raises) in base.checkers.items():
+        checker.checks(name, raises)(_no_trailing_newline(check))
+    return checker
+
+
+StrictValidator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+STRICT_FORMATS = _strict_formats()
+
+
+def strict_validator(schema: Any, formats: bool = True) -> Draft202012Validator:
+    """A Draft 2020-12 validator whose patterns and formats match whole strings only."""
+    validator: Draft202012Validator = StrictValidator(schema, format_checker=STRICT_FORMATS if formats else None)
+    return validator
 
 
 def checked_content(event: Event, max_bytes: int) -> str:
@@ -59,7 +113,7 @@ def _describe(error: ValidationError, prefix: str) -> dict[str, str]:
 def _load(path: Any) -> Draft202012Validator:
     schema = json.loads(path.read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return strict_validator(schema)
 
 
 @cache

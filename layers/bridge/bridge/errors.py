@@ -60,6 +60,20 @@ class MalformedBody(BridgeError):
     title = "The body is not valid JSON"
 
 
+class BodyTooLarge(BridgeError):
+    status = 413
+    code = "body_too_large"
+    title = "The body is too large"
+
+
+class InputLimitExceeded(BridgeError):
+    """A body within the size limit that breaks another input limit (nesting depth, number length)."""
+
+    status = 400
+    code = "input_limit_exceeded"
+    title = "The body exceeds an input limit"
+
+
 class InvalidTwilioSignature(BridgeError):
     status = 403
     code = "invalid_twilio_signature"
@@ -88,6 +102,10 @@ class SchemaViolation(BridgeError):
     status = 422
     code = "schema_violation"
     title = "The event does not match its schema"
+
+
+class RegistrationSchemaViolation(SchemaViolation):
+    title = "The call registration does not match its schema"
 
 
 class EventIdReused(BridgeError):

@@ -11,7 +11,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -151,6 +151,9 @@ class IngestService:
         event = profile.extract(request.headers, body)
         if isinstance(event, Ignored):
             return Accepted(body=_ignored(event), source=event.source)
+        dedupe_id = profile.dedupe_id(request.body)
+        if dedupe_id is not None:
+            event = replace(event, dedupe_id=dedupe_id)
         logger.set_correlation_id(event.key)
         content = checked_content(event, self._max_content_bytes)
         deadline = Deadline(context.get_remaining_time_in_millis, reserve=self._reserve)

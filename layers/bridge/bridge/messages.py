@@ -17,7 +17,8 @@ from urllib.parse import parse_qs
 from bridge.call_messages import MAX_MESSAGE_BYTES, MESSAGE_SID, CallMessage
 from bridge.call_status import FormParams, signed_url
 from bridge.errors import ContentTooLarge, InvalidCallback, InvalidTwilioSignature
-from bridge.model import CALL_SID
+from bridge.limits import parse_limited_json
+from bridge.model import is_call_sid
 
 if TYPE_CHECKING:
     from bridge.call_status import CallbackRequest
@@ -59,7 +60,8 @@ class MessagesService:
             raise ContentTooLarge("The message is too large.", size=len(request.body), limit=MAX_MESSAGE_BYTES)
         fields = self._verified(request)
         call_sid, sid = _text(fields.get("CallSid")), _text(fields.get("Sid"))
-        if not CALL_SID.match(call_sid) or not MESSAGE_SID.match(sid):
+        # Whole strings: Python's `$` would let a trailing newline through.
+        if not is_call_sid(call_sid) or not MESSAGE_SID.fullmatch(sid):
             raise InvalidCallback("The message names no valid CallSid and Sid.")
         key = self._owners.owner(call_sid)
         if key is None:
@@ -72,7 +74,8 @@ class MessagesService:
             key=key,
             content_type=_text(fields.get("ContentType")) or "application/json",
             content=_content(fields.get("Content")),
-            sequence=int(sequence) if sequence.isdigit() else None,
+            # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+            sequence=int(sequence) if sequence.isascii() and sequence.isdigit() else None,
             received_at=self._clock(),
         )
         self._queue.enqueue(message.to_json())
@@ -93,10 +96,8 @@ class MessagesService:
             if "bodySHA256" not in parse_qs(request.raw_query):
                 raise InvalidTwilioSignature("A JSON callback must carry bodySHA256 in its signed URL.")
             self._json_signatures.verify_json(url, text, signature, settings)
-            try:
-                parsed = json.loads(text)
-            except ValueError:
-                raise InvalidCallback("The message body is not JSON.") from None
+            # Within the input limits: a deep nesting bomb is a 400, never a RecursionError.
+            parsed = parse_limited_json(request.body)
             if not isinstance(parsed, dict):
                 raise InvalidCallback("The message body is not a JSON object.")
             return parsed

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,11 @@ DEFAULT_SOURCE = "default"
 # The recipient key, event ID and Call SID every part of the bridge accepts.
 MAX_KEY_CHARS = 256
 MAX_ID_CHARS = 256
+# ECMA-style text (schemas reuse it); always applied with fullmatch, because Python's `$` also
+# matches before a trailing newline.
 CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+# Any source's event type: the envelope's rule, plus `/` for topics such as Shopify's orders/create.
+EVENT_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
 
 # Why an accepted event ended without delivery; each is a ledger reason and an outcome name.
 EXPIRED = "expired"
@@ -39,6 +44,9 @@ class Event:
     body: Any
     source: str = DEFAULT_SOURCE
     hold_seconds: int | None = None  # how long the sender lets it wait for the call; never in Content
+    # What the event is deduplicated under when it is not its ID: the body's digest, for schemes
+    # whose signature covers no timestamp and no ID (a replay may come with any delivery ID).
+    dedupe_id: str | None = None
 
     @property
     def named_source(self) -> str | None:
@@ -48,7 +56,7 @@ class Event:
     @property
     def key(self) -> str:
         """Idempotency key here and at Twilio: scoped by source, so two sources never collide."""
-        return self.id if self.named_source is None else f"{self.source}:{self.id}"
+        return event_key(self.source, self.dedupe_id or self.id)
 
     def content(self) -> str:
         """The UDM Content: compact JSON the Voice SDK hands to the app as is."""
@@ -96,6 +104,32 @@ def latest_call_start(occurred_at: float, hold_seconds: int, skew_seconds: int) 
     no later call can ever make the event deliverable: it is stale.
     """
     return occurred_at + max(0, hold_seconds) + max(0, skew_seconds)
+
+
+def event_key(source: str, event_id: str) -> str:
+    """`<source>:<id>`, except a default-source ID without a colon, which stays bare.
+
+    Source names have no colon, so everything before a key's first colon names its source and
+    no two (source, ID) pairs share a key, whatever characters the IDs hold. Default IDs without
+    a colon keep the bare keys they were stored and sent to Twilio under before.
+    """
+    if source == DEFAULT_SOURCE and ":" not in event_id:
+        return event_id
+    return f"{source}:{event_id}"
+
+
+def is_call_sid(value: object) -> bool:
+    return isinstance(value, str) and CALL_SID.fullmatch(value) is not None
+
+
+def is_event_type(value: object) -> bool:
+    return isinstance(value, str) and EVENT_TYPE.fullmatch(value) is not None
+
+
+def is_plain_text(value: str) -> bool:
+    """No control characters (newlines included) and no lone surrogates: safe in a log line, a
+    DynamoDB key and a Twilio parameter."""
+    return all(unicodedata.category(char) not in ("Cc", "Cs") for char in value)
 
 
 # -- calls ---------------------------------------------------------------------------------------

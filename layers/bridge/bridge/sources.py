@@ -9,6 +9,7 @@ function from starting, with a message naming the problem.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,11 +22,18 @@ from urllib.parse import parse_qsl
 
 import jmespath
 from jmespath.exceptions import JMESPathError
-from jsonschema import Draft202012Validator
 
-from bridge.envelope import parse_json, schema_errors, type_validator, validator_for
+from bridge.envelope import parse_json, schema_errors, strict_validator, type_validator, validator_for
 from bridge.errors import ConfigurationError, MalformedBody, SchemaViolation, UnsupportedMediaType
-from bridge.model import DEFAULT_SOURCE, MAX_ID_CHARS, MAX_KEY_CHARS, Event
+from bridge.model import (
+    DEFAULT_SOURCE,
+    EVENT_TYPE,
+    MAX_ID_CHARS,
+    MAX_KEY_CHARS,
+    Event,
+    is_event_type,
+    is_plain_text,
+)
 
 # What each built-in scheme knows about its sender's deliveries, unless the profile says otherwise.
 _SCHEME_DEFAULTS: dict[str, dict[str, str]] = {
@@ -118,6 +126,25 @@ class Profile:
     forward: tuple[str, ...] | None = None  # event types (names or glob patterns) it forwards; None: all
     no_recipient: str = REJECT  # what a delivery whose `to` finds no recipient gets
 
+    @property
+    def signs_timestamp(self) -> bool:
+        """Whether the signature covers a timestamp, so a captured delivery can't be replayed later."""
+        if self.scheme == "hmac":
+            settings = self.hmac
+            # A timestamp header outside the signed parts proves nothing: anyone can refresh it.
+            return (
+                settings is not None
+                and settings.timestamp_header is not None
+                and (settings.signed is None or "timestamp" in settings.signed)
+            )
+        # GitHub signs the body only; Twilio the URL and the body, never a time.
+        return self.scheme not in ("github", "twilio")
+
+    def dedupe_id(self, body: bytes) -> str | None:
+        """Without a signed timestamp, the signed body itself is the event: deduplicated by its
+        digest, whatever (unsigned) delivery ID comes with it."""
+        return None if self.signs_timestamp else "sha256:" + hashlib.sha256(body).hexdigest()
+
     def delivery_id(self, headers: Mapping[str, str]) -> str | None:
         """The delivery's ID when a header carries it: known before the body is read, for the logs."""
         found = _search(self.expressions["event_id"], {"headers": dict(headers), "body": None})
@@ -152,16 +179,17 @@ class Profile:
         values = {name: _search(expression, document) for name, expression in self.expressions.items()}
         problems = []
         event_id, event_type, to = values.get("event_id"), values.get("type"), values.get("to")
-        if not isinstance(event_id, str | int) or not 1 <= len(str(event_id)) <= MAX_ID_CHARS:
-            problems.append(("event_id", f"found no event ID of 1 to {MAX_ID_CHARS} characters"))
-        if not isinstance(event_type, str) or not event_type:
-            problems.append(("type", "found no event type"))
+        if not _is_id(event_id):
+            problems.append(("event_id", f"found no event ID of 1 to {MAX_ID_CHARS} characters without control ones"))
+        if not is_event_type(event_type):
+            # Checked like a signed field even when an unsigned header (X-GitHub-Event) carries it.
+            problems.append(("type", f"found no event type matching ^{EVENT_TYPE.pattern}$"))
         else:
-            ignored = self._ignored(str(event_id), event_type, to)
+            ignored = self._ignored(str(event_id), str(event_type), to)
             if ignored is not None and not problems:
                 return ignored
-        if not isinstance(to, str) or not 1 <= len(to) <= MAX_KEY_CHARS:
-            problems.append(("to", f"found no recipient key of 1 to {MAX_KEY_CHARS} characters"))
+        if not isinstance(to, str) or not 1 <= len(to) <= MAX_KEY_CHARS or not is_plain_text(to):
+            problems.append(("to", f"found no recipient key of 1 to {MAX_KEY_CHARS} characters without control ones"))
         if problems:
             raise SchemaViolation(
                 f"The {self.name} profile could not read this delivery.",
@@ -184,7 +212,7 @@ class Profile:
             data=data if data is not None else {},
             body=body,
             source=self.name,
-            hold_seconds=hold if isinstance(hold, int) and not isinstance(hold, bool) else None,
+            hold_seconds=_whole_seconds(hold),
         )
 
     def _ignored(self, event_id: str, event_type: str, to: Any) -> Ignored | None:
@@ -203,6 +231,22 @@ class Profile:
     def _check(self, errors: list[dict[str, str]]) -> None:
         if errors:
             raise SchemaViolation(f"The {self.noun} has {len(errors)} schema violation(s).", errors=errors)
+
+
+def _is_id(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return False
+    text = str(value)
+    return 1 <= len(text) <= MAX_ID_CHARS and is_plain_text(text)
+
+
+def _whole_seconds(value: Any) -> int | None:
+    # JSON Schema counts 1.0 as an integer; so does the hold, and it stays an int from here on.
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) else None
 
 
 def _search(expression: Any, document: dict[str, Any]) -> Any:
@@ -261,7 +305,7 @@ def default_profile() -> Profile:
 
 def parse_profiles(document: Any) -> dict[str, Profile]:
     """The built-in default profile and every profile of a sources.json document."""
-    errors = schema_errors(Draft202012Validator(_profiles_schema()), document)
+    errors = schema_errors(strict_validator(_profiles_schema(), formats=False), document)
     if errors:
         listed = "; ".join(f"{error['pointer'] or '/'}: {error['message']}" for error in errors)
         raise ConfigurationError(f"sources.json is invalid: {listed}")
