@@ -67,11 +67,32 @@ class _KeepAliveHandler(MotoRequestHandler):
     disable_nagle_algorithm = True
 
 
+class _OneDynamoDBWriteAtATime:
+    """DynamoDB checks a condition and writes an item atomically; moto checks, then writes, in Python
+    threads that can switch in between, so two writers could both pass one condition (a registry
+    version, a parked event's claim). Tests saw one of eight concurrent registrations lost that way.
+    Serialising DynamoDB's writes restores the guarantee the bridge relies on; reads, other services
+    and the streams stay concurrent, so the bridge's overlapped read and claim still overlap."""
+
+    _WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        service, _, operation = str(environ.get("HTTP_X_AMZ_TARGET", "")).partition(".")
+        if not service.startswith("DynamoDB_") or operation not in self._WRITES:
+            return self._app(environ, start_response)
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
 class MotoServer:
     """moto's server (as ThreadedMotoServer runs it), answering with keep-alive like AWS."""
 
     def __init__(self, host: str, port: int) -> None:
-        app = DomainDispatcherApplication(create_backend_app)
+        app = _OneDynamoDBWriteAtATime(DomainDispatcherApplication(create_backend_app))
         self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_KeepAliveHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
 
