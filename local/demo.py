@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     front = stack.front.base_url
     account = stack.credentials.account
 
-    step(1, f"moto server (DynamoDB, Secrets Manager) at {stack.aws_endpoint}")
+    step(1, f"moto server (DynamoDB, Secrets Manager, SQS) at {stack.aws_endpoint}")
     say(f"    tables from template.yaml: {', '.join(stack.template.tables())}")
     say(f"    secrets seeded: {TWILIO_SECRET_NAME}, {WEBHOOK_SECRET_NAME} (random values, local only)")
     step(2, f"Twilio emulator at {stack.emulator.base_url} (account {account.account_sid})")
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if ok else 1
 
     # Clients on this machine reach a stack listening on every address through loopback.
-    here = {"front": front, "aws": stack.aws_endpoint, "twilio": stack.emulator.base_url}
+    here = {"front": front, "aws": stack.aws_endpoint, "twilio": stack.emulator.base_url, "forward": stack.receiver.url}
     here = {name: url.replace("://0.0.0.0:", "://127.0.0.1:") for name, url in here.items()}
     state.write(state.Endpoints(**here, pid=os.getpid()))
     try:
