@@ -35,6 +35,17 @@ def streams_cli(stack: LocalStack, *args: str) -> tuple[int, Any]:
     return code, json.loads(out.getvalue())
 
 
+@pytest.fixture(autouse=True)
+def empty_failure_queue(stack: LocalStack) -> None:
+    """Each test starts from an empty queue: the stack is shared, and a test that points the functions
+    at an unreachable DynamoDB (tests/integration/test_ingest.py) can make a poller give up too."""
+    sqs, url = stack.client("sqs"), stack.queue_url("StreamFailuresQueue")
+    # Received and deleted, not purged: SQS allows one purge a minute.
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
 def queued(stack: LocalStack, table: str) -> list[dict[str, Any]]:
     return [entry for entry in streams_cli(stack, "failed")[1] if entry["table"] == table]
 
