@@ -84,10 +84,10 @@ def resign_twilio_event(event: dict[str, Any], auth_token: str, public_base_url:
 
     from twilio.request_validator import RequestValidator
 
-    from bridge.call_status import CallbackRequest, signed_url
+    from bridge.model import HttpRequest, signed_url
 
     body = base64.b64decode(event["body"]) if event.get("isBase64Encoded") else str(event.get("body", "")).encode()
-    request = CallbackRequest(
+    request = HttpRequest(
         host=event["headers"].get("host", ""),
         raw_path=event["rawPath"],
         raw_query=event.get("rawQueryString", ""),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.call_status import CallbackRequest, FormParams, signed_url, target
+from bridge.call_status import FormParams, target
 from bridge.errors import InvalidCallback
+from bridge.model import HttpRequest, signed_url
 
 CHILD = "CA" + "c" * 32
 PARENT = "CA" + "p".replace("p", "a") * 32
@@ -61,8 +62,12 @@ def test_malformed_call_sid_is_refused() -> None:
 
 
 def test_signed_url_is_https_host_path_and_raw_query() -> None:
-    request = CallbackRequest(
-        "abc.execute-api.us-east-1.amazonaws.com", "/twilio/call-status", "key=a%3Ab&leg=parent", b"", {}
+    request = HttpRequest(
+        b"",
+        {},
+        host="abc.execute-api.us-east-1.amazonaws.com",
+        raw_path="/twilio/call-status",
+        raw_query="key=a%3Ab&leg=parent",
     )
     assert (
         signed_url(request, None)
@@ -71,7 +76,7 @@ def test_signed_url_is_https_host_path_and_raw_query() -> None:
 
 
 def test_public_base_url_replaces_scheme_and_host_and_adds_its_base_path() -> None:
-    request = CallbackRequest("abc.execute-api.us-east-1.amazonaws.com", "/twilio/call-status", "", b"", {})
+    request = HttpRequest(b"", {}, host="abc.execute-api.us-east-1.amazonaws.com", raw_path="/twilio/call-status")
     assert (
         signed_url(request, "https://hooks.example.com/bridge/")
         == "https://hooks.example.com/bridge/twilio/call-status"

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from helpers import rfc3339
 
-from bridge.ingest import Freshness, InboundRequest, IngestService
-from bridge.model import ActiveCall, LedgerEntry, SentMessage, event_time, latest_call_start
+from bridge.ingest import Freshness, IngestService
+from bridge.model import ActiveCall, HttpRequest, LedgerEntry, SentMessage, event_time, latest_call_start
 from bridge.sources import load_profiles
 from local.lambda_runtime import LocalContext
 from local.senders import github_headers, new_webhook_secret
@@ -100,7 +100,7 @@ def service(call: ActiveCall | None, recorder: Recorder, sightings: FirstSeen | 
 
 def post(svc: IngestService, occurred: float) -> dict[str, Any]:
     raw = json.dumps({"type": "t", "timestamp": rfc3339(occurred), "to": KEY, "data": {}})
-    return svc.handle(InboundRequest(raw.encode(), sign(raw, SECRET, event_id="evt_1")), LocalContext("Ingest")).body
+    return svc.handle(HttpRequest(raw.encode(), sign(raw, SECRET, event_id="evt_1")), LocalContext("Ingest")).body
 
 
 def test_an_event_older_than_the_call_and_its_window_is_stale_and_ledgered() -> None:
@@ -128,7 +128,7 @@ def test_without_an_event_time_the_first_sighting_is_the_event_time() -> None:
 
     # When it is redelivered to a sender now on a newer call
     svc = service(call, recorder, sightings)
-    body = svc.handle(InboundRequest(raw.encode(), headers), LocalContext("Ingest"), "github").body
+    body = svc.handle(HttpRequest(raw.encode(), headers), LocalContext("Ingest"), "github").body
 
     # Then it is stale, judged by when its signed body was first seen (GitHub signs no timestamp, so
     # the body, not the unsigned delivery ID, is the event: see the replay rule)

@@ -10,8 +10,8 @@ import pytest
 from helpers import rfc3339
 
 from bridge.errors import NoActiveCall, StoreUnavailable
-from bridge.ingest import InboundRequest, IngestService, Parking
-from bridge.model import ActiveCall, Event, FlushResult, ParkedEvent
+from bridge.ingest import IngestService, Parking
+from bridge.model import ActiveCall, Event, FlushResult, HttpRequest, ParkedEvent
 from bridge.sources import default_profile, parse_profiles
 from local.lambda_runtime import LocalContext
 from local.senders import new_webhook_secret
@@ -79,7 +79,7 @@ def service(
 def post(svc: IngestService, **body: Any) -> dict[str, Any]:
     raw = json.dumps({"type": "t", "timestamp": rfc3339(), "to": KEY, "data": {}, **body})
     headers = sign(raw, SECRET, event_id="evt_1")
-    return svc.handle(InboundRequest(raw.encode(), headers), LocalContext("IngestFunction")).body
+    return svc.handle(HttpRequest(raw.encode(), headers), LocalContext("IngestFunction")).body
 
 
 def test_a_call_registering_while_the_event_parks_is_caught_by_the_recheck() -> None:

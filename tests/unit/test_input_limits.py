@@ -125,7 +125,8 @@ def test_hmac_deliveries_without_a_signed_timestamp_are_claimed_under_the_bodys_
     import hashlib
     import json as json_module
 
-    from bridge.ingest import InboundRequest, IngestService
+    from bridge.ingest import IngestService
+    from bridge.model import HttpRequest
     from local.lambda_runtime import LocalContext
     from local.senders import hmac_headers
 
@@ -154,7 +155,7 @@ def test_hmac_deliveries_without_a_signed_timestamp_are_claimed_under_the_bodys_
     # When the same signed body arrives twice under two request IDs
     for request_id in ("req-1", "req-2"):
         headers = {**hmac_headers(raw, "s3cret", header="x-sig"), "x-request-id": request_id}
-        svc.handle(InboundRequest(raw, headers), LocalContext("IngestFunction"), "desk")
+        svc.handle(HttpRequest(raw, headers), LocalContext("IngestFunction"), "desk")
 
     # Then both are claimed under one key, the body's digest: the second is a replay of the first
     assert gate.keys == ["desk:sha256:" + hashlib.sha256(raw).hexdigest()] * 2

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from bridge.errors import BridgeError, RouteNotFound
+from bridge.model import HttpRequest
 from bridge.observability import logger, record_outcome
 
 PROBLEM_JSON = "application/problem+json"
@@ -34,7 +35,7 @@ _ACCEPTED_MESSAGES = {
 
 def ingest_app() -> APIGatewayHttpResolver:
     """The resolver of POST /events and POST /events/{source}; `/events` is the `default` source."""
-    from bridge.ingest import PARKED, InboundRequest
+    from bridge.ingest import PARKED
     from bridge.model import DEFAULT_SOURCE
     from bridge.runtime import ingest_service
     from bridge.sources import load_profiles
@@ -47,17 +48,7 @@ def ingest_app() -> APIGatewayHttpResolver:
     @app.post("/events")
     @app.post("/events/<source>")
     def receive(source: str = DEFAULT_SOURCE) -> Response[str]:
-        event = app.current_event
-        headers = _headers(app)
-        request = InboundRequest(
-            body=_raw_body(app),
-            headers=headers,
-            host=headers.get("host", ""),
-            raw_path=event.raw_event.get("rawPath", ""),
-            raw_query=event.raw_event.get("rawQueryString", ""),
-            method=event.request_context.http.method,
-        )
-        accepted = ingest_service().handle(request, app.lambda_context, source)
+        accepted = ingest_service().handle(_request(app), app.lambda_context, source)
         body = accepted.body
         parked = accepted.status == PARKED
         record_outcome(
@@ -113,23 +104,13 @@ def calls_app() -> APIGatewayHttpResolver:
 
 def call_status_app() -> APIGatewayHttpResolver:
     """The resolver of POST /twilio/call-status; answers 204 at once so Twilio doesn't retry."""
-    from bridge.call_status import CallbackRequest
     from bridge.runtime import call_status_service as build
 
     app = _resolver()
 
     @app.post("/twilio/call-status")
     def call_status() -> Response[str]:
-        event = app.current_event
-        headers = _headers(app)
-        request = CallbackRequest(
-            host=headers.get("host", ""),
-            raw_path=event.raw_event.get("rawPath", ""),
-            raw_query=event.raw_event.get("rawQueryString", ""),
-            body=_raw_body(app),
-            headers=headers,
-        )
-        applied = build().handle(request)
+        applied = build().handle(_request(app))
         record_outcome(
             applied.action,
             "callback ignored" if applied.action == "ignored" else "registry changed",
@@ -146,23 +127,13 @@ def call_status_app() -> APIGatewayHttpResolver:
 
 def messages_app() -> APIGatewayHttpResolver:
     """The resolver of POST /twilio/messages: verified, queued, 204; the forwarder does the rest."""
-    from bridge.call_status import CallbackRequest
     from bridge.runtime import messages_service as build
 
     app = _resolver()
 
     @app.post("/twilio/messages")
     def message() -> Response[str]:
-        event = app.current_event
-        headers = _headers(app)
-        request = CallbackRequest(
-            host=headers.get("host", ""),
-            raw_path=event.raw_event.get("rawPath", ""),
-            raw_query=event.raw_event.get("rawQueryString", ""),
-            body=_raw_body(app),
-            headers=headers,
-        )
-        received = build().handle(request)
+        received = build().handle(_request(app))
         record_outcome(
             received.action,
             "call message queued" if received.action == "queued" else "call message ignored",
@@ -217,6 +188,20 @@ def problem_response(error: BridgeError) -> Response[str]:
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
     return Response(status_code=status, content_type="application/json", body=json.dumps(body), headers=headers)
+
+
+def _request(app: APIGatewayHttpResolver) -> HttpRequest:
+    """The request as the use cases see it: raw body, lower-case headers, and what the sender called."""
+    event = app.current_event
+    headers = _headers(app)
+    return HttpRequest(
+        body=_raw_body(app),
+        headers=headers,
+        host=headers.get("host", ""),
+        raw_path=event.raw_event.get("rawPath", ""),
+        raw_query=event.raw_event.get("rawQueryString", ""),
+        method=event.request_context.http.method,
+    )
 
 
 def _raw_body(app: APIGatewayHttpResolver) -> bytes:

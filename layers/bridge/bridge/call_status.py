@@ -16,10 +16,10 @@ from urllib.parse import parse_qs
 
 from bridge.errors import InvalidCallback, InvalidTwilioSignature
 from bridge.limits import check_size
-from bridge.model import CALL_SID, MAX_KEY_CHARS, is_plain_text, public_url
+from bridge.model import CALL_SID, MAX_KEY_CHARS, is_plain_text, signed_url
 
 if TYPE_CHECKING:
-    from bridge.model import Change
+    from bridge.model import Change, HttpRequest
     from bridge.ports import CallbackSignatures, CallRegistry
 
 STARTING = frozenset({"initiated", "ringing", "in-progress", "answered"})
@@ -40,15 +40,6 @@ class FormParams(dict[str, list[str]]):
 
 
 @dataclass(frozen=True)
-class CallbackRequest:
-    host: str
-    raw_path: str
-    raw_query: str
-    body: bytes
-    headers: Mapping[str, str]  # lower-case names
-
-
-@dataclass(frozen=True)
 class Target:
     key: str
     call_sid: str
@@ -64,11 +55,6 @@ class Applied:
     call_sid: str | None = None
     status: str | None = None
     change: Change | None = None
-
-
-def signed_url(request: CallbackRequest, public_base_url: str | None) -> str:
-    """The URL Twilio signed (model.public_url): PUBLIC_BASE_URL when Twilio calls a custom domain."""
-    return public_url(request.host, request.raw_path, request.raw_query, public_base_url)
 
 
 def target(params: FormParams, query: Mapping[str, list[str]]) -> Target | None:
@@ -128,7 +114,7 @@ class CallStatusService:
         self._public_base_url = public_base_url
         self._max_call_seconds = max_call_seconds
 
-    def handle(self, request: CallbackRequest) -> Applied:
+    def handle(self, request: HttpRequest) -> Applied:
         params = self._verified(request)
         query = parse_qs(request.raw_query, keep_blank_values=True)
         status = params.first("CallStatus")
@@ -153,7 +139,7 @@ class CallStatusService:
         reason = status if change.changed else "stale or repeated callback"
         return Applied(action, reason, key=found.key, call_sid=found.call_sid, status=status, change=change)
 
-    def _verified(self, request: CallbackRequest) -> FormParams:
+    def _verified(self, request: HttpRequest) -> FormParams:
         signature = request.headers.get("x-twilio-signature", "")
         if not signature:
             raise InvalidTwilioSignature("The X-Twilio-Signature header is required.")

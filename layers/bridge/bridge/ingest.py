@@ -23,7 +23,7 @@ from bridge.model import (
     STALE,
     event_time,
     latest_call_start,
-    public_url,
+    signed_url,
     stale_entry,
 )
 from bridge.observability import logger
@@ -34,7 +34,7 @@ from bridge.sources import Ignored
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from bridge.model import ActiveCall, Event
+    from bridge.model import ActiveCall, Event, HttpRequest
     from bridge.ports import (
         CallRegistry,
         Dispatcher,
@@ -50,17 +50,6 @@ if TYPE_CHECKING:
 DELIVERED = "delivered"
 PARKED = "parked"
 IGNORED = "ignored"
-
-
-@dataclass(frozen=True)
-class InboundRequest:
-    body: bytes
-    headers: Mapping[str, str]  # lower-case names, as API Gateway HTTP APIs deliver them
-    # What the sender called, for schemes that sign the URL (HubSpot, Twilio): see model.public_url.
-    host: str = ""
-    raw_path: str = ""
-    raw_query: str = ""
-    method: str = "POST"
 
 
 @dataclass(frozen=True)
@@ -138,12 +127,12 @@ class IngestService:
         # each other: overlap them.
         self._lookahead = ThreadPoolExecutor(max_workers=4, thread_name_prefix="registry")
 
-    def handle(self, request: InboundRequest, context: LambdaContext, source: str = DEFAULT_SOURCE) -> Accepted:
+    def handle(self, request: HttpRequest, context: LambdaContext, source: str = DEFAULT_SOURCE) -> Accepted:
         profile = self._profiles.get(source)
         if profile is None:
             raise UnknownSource(f"No source is called {source!r}.", source=source)
         # Authenticity first: nothing about the body is looked at or revealed before it.
-        url = public_url(request.host, request.raw_path, request.raw_query, self._public_base_url)
+        url = signed_url(request, self._public_base_url)
         self._verifier(profile).verify(request.body, request.headers, url=url, method=request.method)
         logger.set_correlation_id(profile.delivery_id(request.headers))
 

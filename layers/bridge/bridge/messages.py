@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from bridge.call_messages import MAX_MESSAGE_BYTES, MESSAGE_SID, CallMessage
-from bridge.call_status import FormParams, signed_url
+from bridge.call_status import FormParams
 from bridge.errors import ContentTooLarge, InvalidCallback, InvalidTwilioSignature
 from bridge.limits import parse_limited_json
-from bridge.model import is_call_sid
+from bridge.model import is_call_sid, signed_url
 
 if TYPE_CHECKING:
-    from bridge.call_status import CallbackRequest
+    from bridge.model import HttpRequest
     from bridge.ports import CallbackSignatures, CallOwners, MessageQueue, MessageSignatures
 
 
@@ -54,7 +54,7 @@ class MessagesService:
         self._public_base_url = public_base_url
         self._clock = clock
 
-    def handle(self, request: CallbackRequest) -> Received:
+    def handle(self, request: HttpRequest) -> Received:
         if len(request.body) > MAX_MESSAGE_BYTES:
             # Before the signature: hashing an oversized body is work an attacker could ask for.
             raise ContentTooLarge("The message is too large.", size=len(request.body), limit=MAX_MESSAGE_BYTES)
@@ -81,7 +81,7 @@ class MessagesService:
         self._queue.enqueue(message.to_json())
         return Received("queued", call_sid, sid, key=key)
 
-    def _verified(self, request: CallbackRequest) -> Mapping[str, Any]:
+    def _verified(self, request: HttpRequest) -> Mapping[str, Any]:
         signature = request.headers.get("x-twilio-signature", "")
         if not signature:
             raise InvalidTwilioSignature("The X-Twilio-Signature header is required.")

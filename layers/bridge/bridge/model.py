@@ -9,6 +9,7 @@ import json
 import re
 import time
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -69,16 +70,29 @@ class Event:
         return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
 
 
-def public_url(host: str, raw_path: str, raw_query: str, public_base_url: str | None) -> str:
+@dataclass(frozen=True)
+class HttpRequest:
+    """A request as the use cases see it: the raw body, lower-case headers (as API Gateway HTTP APIs
+    deliver them), and what the sender called, for schemes that sign the URL."""
+
+    body: bytes
+    headers: Mapping[str, str]
+    host: str = ""
+    raw_path: str = ""
+    raw_query: str = ""
+    method: str = "POST"
+
+
+def signed_url(request: HttpRequest, public_base_url: str | None) -> str:
     """The URL a sender called and signed: https + Host + path + ? + raw query, with PUBLIC_BASE_URL
     (scheme, host and base path) in place of https + Host when it calls a custom domain.
 
     On the $default stage rawPath is the route's own path, also behind a custom domain's API
     mapping (API Gateway does not forward the mapping key), so the base path comes from the setting.
     """
-    base = public_base_url.rstrip("/") if public_base_url else f"https://{host}"
-    url = base + (raw_path or "/")
-    return f"{url}?{raw_query}" if raw_query else url
+    base = public_base_url.rstrip("/") if public_base_url else f"https://{request.host}"
+    url = base + (request.raw_path or "/")
+    return f"{url}?{request.raw_query}" if request.raw_query else url
 
 
 # -- freshness: an event reaches only a call that could be about it -------------------------------

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from bridge.adapters.dynamodb.ledger import DynamoLedger
     from bridge.adapters.dynamodb.owners import SubscribeRouter
     from bridge.adapters.dynamodb.streams import StreamRouter
+    from bridge.adapters.twilio.callbacks import TwilioCallbackSignatures
     from bridge.call_status import CallStatusService
     from bridge.calls import CallsService
     from bridge.config import ParkingSettings, TwilioSettings
@@ -99,24 +100,34 @@ def ledger(
 
 def dispatcher(twilio: TwilioSettings, secrets: SecretStore, calls: DynamoCallRegistry) -> RetryingDispatcher:
     """The Twilio delivery chain: credentials from the secret, the real client, the retry budget."""
-    from bridge.adapters.twilio.credentials import TwilioCredentials
-    from bridge.adapters.twilio.messages import AttemptHttpClient, TwilioMessageSender
+    from bridge.adapters.twilio.messages import TwilioMessageSender
     from bridge.dispatch import RetryingDispatcher
+
+    return RetryingDispatcher(_twilio_calls(TwilioMessageSender, twilio, secrets), _retry_policy(twilio), calls)
+
+
+def _twilio_calls[T](kind: Callable[..., T], twilio: TwilioSettings, secrets: SecretStore) -> T:
+    """A Twilio adapter on call resources: credentials from the secret, a per-attempt timeout."""
+    from bridge.adapters.twilio.credentials import TwilioCredentials
+    from bridge.adapters.twilio.messages import AttemptHttpClient
+
+    return kind(
+        credentials=secrets.reader(twilio.secret_id, TwilioCredentials.parse),
+        http_client=AttemptHttpClient(timeout=twilio.delivery.timeout_seconds),
+        base_url=twilio.api_base_url,
+    )
+
+
+def _retry_policy(twilio: TwilioSettings) -> RetryPolicy:
     from bridge.retry import RetryPolicy
 
     delivery = twilio.delivery
-    sender = TwilioMessageSender(
-        credentials=secrets.reader(twilio.secret_id, TwilioCredentials.parse),
-        http_client=AttemptHttpClient(timeout=delivery.timeout_seconds),
-        base_url=twilio.api_base_url,
-    )
-    policy = RetryPolicy(
+    return RetryPolicy(
         max_attempts=delivery.max_attempts,
         attempt_timeout=delivery.timeout_seconds,
         base_delay=delivery.backoff_base_seconds,
         max_delay=delivery.backoff_cap_seconds,
     )
-    return RetryingDispatcher(sender, policy, calls)
 
 
 def flusher(
@@ -214,21 +225,25 @@ def calls_service() -> CallsService:
 
 @cache
 def call_status_service() -> CallStatusService:
-    from bridge.adapters.twilio.callbacks import TwilioCallbackSignatures
-    from bridge.adapters.twilio.credentials import TwilioCredentials
     from bridge.call_status import CallStatusService
     from bridge.config import CallStatusSettings
 
     settings = CallStatusSettings.from_env()
-    credentials = _secret_store(settings.secrets_max_age_seconds).reader(
-        settings.twilio_secret_id, TwilioCredentials.parse
-    )
     return CallStatusService(
-        signatures=TwilioCallbackSignatures(lambda: credentials().auth_token),
+        signatures=_callback_signatures(settings.twilio_secret_id, settings.secrets_max_age_seconds),
         registry=registry(settings.calls_table, settings.max_call_seconds),
         public_base_url=settings.public_base_url,
         max_call_seconds=settings.max_call_seconds,
     )
+
+
+def _callback_signatures(twilio_secret_id: str, max_age_seconds: int) -> TwilioCallbackSignatures:
+    """Twilio's callbacks verified with the auth token of the Twilio secret."""
+    from bridge.adapters.twilio.callbacks import TwilioCallbackSignatures
+    from bridge.adapters.twilio.credentials import TwilioCredentials
+
+    credentials = _secret_store(max_age_seconds).reader(twilio_secret_id, TwilioCredentials.parse)
+    return TwilioCallbackSignatures(lambda: credentials().auth_token)
 
 
 # -- messages from the call: subscribe, receive, forward ---------------------------------------------
@@ -246,12 +261,9 @@ def forwarder(url: str, secret_id: str, secrets: SecretStore, policy: RetryPolic
 @cache
 def subscribe_router() -> SubscribeRouter:
     from bridge.adapters.dynamodb.owners import DynamoCallOwners, SubscribeRouter
-    from bridge.adapters.twilio.credentials import TwilioCredentials
-    from bridge.adapters.twilio.messages import AttemptHttpClient
     from bridge.adapters.twilio.subscriptions import TwilioSubscriber
     from bridge.config import SubscribeSettings
     from bridge.errors import ConfigurationError
-    from bridge.retry import RetryPolicy
     from bridge.subscribe import SubscribeService
 
     settings = SubscribeSettings.from_env()
@@ -260,22 +272,12 @@ def subscribe_router() -> SubscribeRouter:
     if settings.forward_url:
         if settings.callback_url is None:
             raise ConfigurationError("PUBLIC_BASE_URL or EXECUTE_API_URL is needed to subscribe to messages")
-        subscriber = TwilioSubscriber(
-            credentials=_secret_store(twilio.secrets_max_age_seconds).reader(twilio.secret_id, TwilioCredentials.parse),
-            http_client=AttemptHttpClient(timeout=delivery.timeout_seconds),
-            base_url=twilio.api_base_url,
-        )
-    policy = RetryPolicy(
-        max_attempts=delivery.max_attempts,
-        attempt_timeout=delivery.timeout_seconds,
-        base_delay=delivery.backoff_base_seconds,
-        max_delay=delivery.backoff_cap_seconds,
-    )
+        subscriber = _twilio_calls(TwilioSubscriber, twilio, _secret_store(twilio.secrets_max_age_seconds))
     service = SubscribeService(
         owners=DynamoCallOwners(settings.calls_table, dynamodb()),
         subscriber=subscriber,
         callback_url=settings.callback_url or "",
-        policy=policy,
+        policy=_retry_policy(twilio),
     )
     return SubscribeRouter(service, reserve_seconds=delivery.reserve_seconds)
 
@@ -284,19 +286,14 @@ def subscribe_router() -> SubscribeRouter:
 def messages_service() -> MessagesService:
     from bridge.adapters.dynamodb.owners import DynamoCallOwners
     from bridge.adapters.sqs import SqsMessageQueue
-    from bridge.adapters.twilio.callbacks import TwilioCallbackSignatures
-    from bridge.adapters.twilio.credentials import TwilioCredentials
-    from bridge.adapters.twilio.subscriptions import TwilioMessageSignatures
     from bridge.config import MessagesSettings
     from bridge.messages import MessagesService
 
     settings = MessagesSettings.from_env()
-    credentials = _secret_store(settings.secrets_max_age_seconds).reader(
-        settings.twilio_secret_id, TwilioCredentials.parse
-    )
+    signatures = _callback_signatures(settings.twilio_secret_id, settings.secrets_max_age_seconds)
     return MessagesService(
-        signatures=TwilioCallbackSignatures(lambda: credentials().auth_token),
-        json_signatures=TwilioMessageSignatures(lambda: credentials().auth_token),
+        signatures=signatures,
+        json_signatures=signatures,
         owners=DynamoCallOwners(settings.calls_table, dynamodb()),
         queue=SqsMessageQueue(settings.messages_queue_url, sqs()),
         public_base_url=settings.public_base_url,

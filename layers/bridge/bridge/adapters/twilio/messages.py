@@ -57,7 +57,10 @@ def _seconds(header: str | None) -> float | None:
         return None  # an HTTP-date: rare from Twilio, and the backoff covers it
 
 
-class TwilioMessageSender:
+class TwilioCalls:
+    """The real twilio client on one call's resources: rebuilt only when the secret changes (rotation),
+    otherwise one per container; each attempt with its own timeout, failures as domain errors."""
+
     def __init__(
         self,
         credentials: Callable[[], TwilioCredentials],
@@ -67,15 +70,13 @@ class TwilioMessageSender:
         self._credentials = credentials
         self._http = http_client
         self._base_url = base_url
-        self._client: Client | None = None
-        self._client_credentials: TwilioCredentials | None = None
+        self._client: tuple[TwilioCredentials, Client] | None = None
         self._lock = threading.Lock()
 
     def _twilio(self) -> Client:
         credentials = self._credentials()
         with self._lock:
-            # Rebuilt only when the secret changes (rotation); otherwise one client per container.
-            if self._client is None or credentials != self._client_credentials:
+            if self._client is None or self._client[0] != credentials:
                 client = Client(
                     username=credentials.username,
                     password=credentials.password,
@@ -84,16 +85,15 @@ class TwilioMessageSender:
                 )
                 if self._base_url:
                     client.api.base_url = self._base_url
-                self._client, self._client_credentials = client, credentials
-            return self._client
+                self._client = (credentials, client)
+            return self._client[1]
 
-    def send(self, call_sid: str, content: str, idempotency_key: str, timeout: float) -> SentMessage:
-        client = self._twilio()
+    def _attempt[T](self, call_sid: str, timeout: float, create: Callable[[Any], T]) -> T:
+        """One attempt at `create(client.calls(call_sid))`, inside `timeout`."""
+        call = self._twilio().calls(call_sid)
         self._http.set_attempt_timeout(timeout)
         try:
-            message = client.calls(call_sid).user_defined_messages.create(
-                content=content, idempotency_key=idempotency_key
-            )
+            return create(call)
         except TwilioException as error:
             raise _classify(error, call_sid, self._http.last_retry_after) from error
         except requests.Timeout:
@@ -103,6 +103,15 @@ class TwilioMessageSender:
             raise Transient(f"twilio connection failed: {type(error).__name__}") from None
         finally:
             self._http.set_attempt_timeout(None)
+
+
+class TwilioMessageSender(TwilioCalls):
+    def send(self, call_sid: str, content: str, idempotency_key: str, timeout: float) -> SentMessage:
+        message = self._attempt(
+            call_sid,
+            timeout,
+            lambda call: call.user_defined_messages.create(content=content, idempotency_key=idempotency_key),
+        )
         return SentMessage(message_sid=str(message.sid), call_sid=call_sid)
 
 
