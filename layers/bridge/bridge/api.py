@@ -48,7 +48,9 @@ def ingest_app() -> APIGatewayHttpResolver:
     @app.post("/events")
     @app.post("/events/<source>")
     def receive(source: str = DEFAULT_SOURCE) -> Response[str]:
-        accepted = ingest_service().handle(_request(app), app.lambda_context, source)
+        # Read the event before anything else: locally, invocations share this resolver across threads.
+        request = _request(app)
+        accepted = ingest_service().handle(request, app.lambda_context, source)
         body = accepted.body
         parked = accepted.status == PARKED
         record_outcome(
@@ -110,7 +112,8 @@ def call_status_app() -> APIGatewayHttpResolver:
 
     @app.post("/twilio/call-status")
     def call_status() -> Response[str]:
-        applied = build().handle(_request(app))
+        request = _request(app)
+        applied = build().handle(request)
         record_outcome(
             applied.action,
             "callback ignored" if applied.action == "ignored" else "registry changed",
@@ -133,7 +136,8 @@ def messages_app() -> APIGatewayHttpResolver:
 
     @app.post("/twilio/messages")
     def message() -> Response[str]:
-        received = build().handle(_request(app))
+        request = _request(app)
+        received = build().handle(request)
         record_outcome(
             received.action,
             "call message queued" if received.action == "queued" else "call message ignored",
