@@ -13,7 +13,7 @@ from bridge import runtime, snapstart
 pytestmark = pytest.mark.integration
 
 
-def test_priming_imports_the_twilio_resources_and_builds_the_service(bridge: Bridge) -> None:
+def test_priming_imports_the_twilio_path_and_builds_the_service(bridge: Bridge) -> None:
     # Given a fresh container
     runtime.reset()
 
@@ -21,7 +21,8 @@ def test_priming_imports_the_twilio_resources_and_builds_the_service(bridge: Bri
     snapstart.prime_ingest()
 
     # Then the first event's lazy imports and clients are already there
-    assert "twilio.rest.api.v2010.account.call.user_defined_message" in sys.modules
+    assert "bridge.adapters.twilio.messages" in sys.modules
+    assert "twilio.http.http_client" in sys.modules
     assert runtime.ingest_service() is runtime.ingest_service()
 
 

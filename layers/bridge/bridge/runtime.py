@@ -109,11 +109,11 @@ def dispatcher(twilio: TwilioSettings, secrets: SecretStore, calls: DynamoCallRe
 def _twilio_calls[T](kind: Callable[..., T], twilio: TwilioSettings, secrets: SecretStore) -> T:
     """A Twilio adapter on call resources: credentials from the secret, a per-attempt timeout."""
     from bridge.adapters.twilio.credentials import TwilioCredentials
-    from bridge.adapters.twilio.messages import AttemptHttpClient
+    from bridge.adapters.twilio.messages import http_client
 
     return kind(
         credentials=secrets.reader(twilio.secret_id, TwilioCredentials.parse),
-        http_client=AttemptHttpClient(timeout=twilio.delivery.timeout_seconds),
+        http_client=http_client(timeout=twilio.delivery.timeout_seconds),
         base_url=twilio.api_base_url,
     )
 

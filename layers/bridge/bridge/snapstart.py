@@ -16,8 +16,6 @@ from bridge.observability import logger
 
 def prime_ingest() -> None:
     """Pays the first event's one-off costs into the snapshot, without secrets or connections in it."""
-    import twilio.rest.api.v2010.account.call.user_defined_message  # noqa: F401 - imports the resource tree
-
     from bridge.model import DEFAULT_SOURCE
     from bridge.sources import load_profiles
 
@@ -25,7 +23,8 @@ def prime_ingest() -> None:
         {"webhook-id": "evt_prime"},
         {"type": "bridge.snapshot.prime", "timestamp": "2026-01-01T00:00:00Z", "to": "k", "data": {}},
     )
-    # Builds the clients (no requests yet): settings parsed, botocore's service models loaded.
+    # Builds the clients (no requests yet): settings parsed, botocore's service models loaded, the
+    # twilio client's HTTP path imported.
     runtime.ingest_service()
     logger.info("primed for snapshot")
 

@@ -1,15 +1,22 @@
-"""User Defined Messages through the real twilio client: the MessageSender port."""
+"""User Defined Messages through the real twilio client: the MessageSender port.
+
+Requests go through the client's public `request` (its HTTP client, auth and headers) to the
+resource's documented path, and errors through twilio's own `Version.exception`. The client's
+resource tree (`client.api.v2010.account.calls(...)`) is never touched: importing it costs every
+cold start ~100 ms (make bench), for two POSTs whose paths Twilio's API description fixes.
+"""
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
 from twilio.base.exceptions import TwilioException
+from twilio.base.version import Version
 from twilio.http.http_client import TwilioHttpClient
-from twilio.http.response import Response
 from twilio.rest import Client
 
 from bridge.adapters.twilio.credentials import TwilioCredentials
@@ -17,44 +24,14 @@ from bridge.errors import CallNotActive, TwilioCredentialsRejected, TwilioReject
 from bridge.model import SentMessage
 from bridge.retry import Transient
 
+TWILIO_API = "https://api.twilio.com"
 # Twilio's answers that mean "this call cannot take messages any more".
 _CALL_GONE_CODES = {20404, 21220}
 
 
-class AttemptHttpClient(TwilioHttpClient):
-    """TwilioHttpClient with a per-attempt timeout and the last Retry-After, per thread.
-
-    The twilio resource API passes neither through, and a client is shared by every request
-    of the container, so both live in thread-local state around one call.
-    """
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__(timeout=timeout)
-        self._local = threading.local()
-
-    def request(self, method: str, url: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Response:
-        timeout = timeout or getattr(self._local, "timeout", None)
-        self._local.retry_after = None
-        response = super().request(method, url, *args, timeout=timeout, **kwargs)
-        header = response.headers.get("Retry-After") if response.headers else None
-        self._local.retry_after = _seconds(header)
-        return response
-
-    def set_attempt_timeout(self, timeout: float | None) -> None:
-        self._local.timeout = timeout
-
-    @property
-    def last_retry_after(self) -> float | None:
-        return getattr(self._local, "retry_after", None)
-
-
-def _seconds(header: str | None) -> float | None:
-    if not header:
-        return None
-    try:
-        return max(0.0, float(header))
-    except ValueError:
-        return None  # an HTTP-date: rare from Twilio, and the backoff covers it
+def http_client(timeout: float) -> TwilioHttpClient:
+    """One keep-alive session per container; each request passes its own attempt timeout."""
+    return TwilioHttpClient(timeout=timeout)
 
 
 class TwilioCalls:
@@ -64,16 +41,16 @@ class TwilioCalls:
     def __init__(
         self,
         credentials: Callable[[], TwilioCredentials],
-        http_client: AttemptHttpClient,
+        http_client: TwilioHttpClient,
         base_url: str | None = None,
     ) -> None:
         self._credentials = credentials
         self._http = http_client
-        self._base_url = base_url
+        self._base_url = (base_url or TWILIO_API).rstrip("/")
         self._client: tuple[TwilioCredentials, Client] | None = None
         self._lock = threading.Lock()
 
-    def _twilio(self) -> Client:
+    def _twilio(self) -> tuple[TwilioCredentials, Client]:
         credentials = self._credentials()
         with self._lock:
             if self._client is None or self._client[0] != credentials:
@@ -83,36 +60,45 @@ class TwilioCalls:
                     account_sid=credentials.account_sid,
                     http_client=self._http,
                 )
-                if self._base_url:
-                    client.api.base_url = self._base_url
                 self._client = (credentials, client)
-            return self._client[1]
+            return self._client
 
-    def _attempt[T](self, call_sid: str, timeout: float, create: Callable[[Any], T]) -> T:
-        """One attempt at `create(client.calls(call_sid))`, inside `timeout`."""
-        call = self._twilio().calls(call_sid)
-        self._http.set_attempt_timeout(timeout)
+    def _create(self, call_sid: str, resource: str, data: Mapping[str, str], timeout: float) -> dict[str, Any]:
+        """One attempt at POST .../Calls/{call_sid}/{resource}.json, inside `timeout`."""
+        credentials, client = self._twilio()
+        uri = f"{self._base_url}/2010-04-01/Accounts/{credentials.account_sid}/Calls/{call_sid}/{resource}.json"
         try:
-            return create(call)
-        except TwilioException as error:
-            raise _classify(error, call_sid, self._http.last_retry_after) from error
+            response = client.request("POST", uri, data=dict(data), timeout=timeout)
         except requests.Timeout:
             raise Transient("twilio timeout") from None
         except requests.RequestException as error:
             # Includes a connection dropped after Twilio accepted: the retry reuses the idempotency key.
             raise Transient(f"twilio connection failed: {type(error).__name__}") from None
-        finally:
-            self._http.set_attempt_timeout(None)
+        if not 200 <= response.status_code < 300:
+            error = Version.exception("POST", uri, response, "Unable to create record")
+            raise _classify(error, call_sid, _seconds(response.headers.get("Retry-After"))) from error
+        try:
+            created: dict[str, Any] = json.loads(response.text)
+        except ValueError:
+            raise Transient(f"twilio answered {response.status_code} with a body that is not JSON") from None
+        return created
 
 
 class TwilioMessageSender(TwilioCalls):
     def send(self, call_sid: str, content: str, idempotency_key: str, timeout: float) -> SentMessage:
-        message = self._attempt(
-            call_sid,
-            timeout,
-            lambda call: call.user_defined_messages.create(content=content, idempotency_key=idempotency_key),
+        message = self._create(
+            call_sid, "UserDefinedMessages", {"Content": content, "IdempotencyKey": idempotency_key}, timeout
         )
-        return SentMessage(message_sid=str(message.sid), call_sid=call_sid)
+        return SentMessage(message_sid=str(message.get("sid")), call_sid=call_sid)
+
+
+def _seconds(header: str | None) -> float | None:
+    if not header:
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        return None  # an HTTP-date: rare from Twilio, and the backoff covers it
 
 
 def _classify(error: TwilioException, call_sid: str, retry_after: float | None) -> Exception:

@@ -7,11 +7,10 @@ from bridge.adapters.twilio.messages import TwilioCalls
 
 class TwilioSubscriber(TwilioCalls):
     def subscribe(self, call_sid: str, callback_url: str, idempotency_key: str, timeout: float) -> str:
-        subscription = self._attempt(
+        subscription = self._create(
             call_sid,
+            "UserDefinedMessageSubscriptions",
+            {"Callback": callback_url, "Method": "POST", "IdempotencyKey": idempotency_key},
             timeout,
-            lambda call: call.user_defined_message_subscriptions.create(
-                callback=callback_url, method="POST", idempotency_key=idempotency_key
-            ),
         )
-        return str(subscription.sid)
+        return str(subscription.get("sid"))

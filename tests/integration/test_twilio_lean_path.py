@@ -1,0 +1,62 @@
+"""The Twilio adapters POST through the real client without its resource tree, which would cost
+every cold start ~100 ms of imports (make bench), and still send what the tree would send."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from local.stack import LocalStack
+
+pytestmark = pytest.mark.integration
+
+# A fresh interpreter: the test process has imported the tree for other tests.
+SEND = """
+import json, sys
+from bridge.adapters.twilio.credentials import TwilioCredentials
+from bridge.adapters.twilio.messages import TwilioMessageSender, http_client
+from bridge.adapters.twilio.subscriptions import TwilioSubscriber
+
+base_url, account_sid, auth_token, call_sid = sys.argv[1:]
+credentials = TwilioCredentials(account_sid=account_sid, auth_token=auth_token)
+sender = TwilioMessageSender(lambda: credentials, http_client(timeout=5), base_url)
+subscriber = TwilioSubscriber(lambda: credentials, http_client(timeout=5), base_url)
+sent = sender.send(call_sid, '{"hello":"world"}', "lean-key-1", timeout=5)
+subscription = subscriber.subscribe(call_sid, "https://example.com/cb", "lean-key-2", timeout=5)
+print(json.dumps({
+    "message_sid": sent.message_sid,
+    "subscription_sid": subscription,
+    "tree": sorted(m for m in sys.modules if m.startswith("twilio.rest.")),
+}))
+"""
+
+
+def test_a_message_and_a_subscription_reach_the_call_without_the_resource_tree(stack: LocalStack) -> None:
+    # Given a live call at the emulator
+    account = stack.credentials.account
+    call = stack.emulator.create_call(account.account_sid, status="in-progress")
+
+    # When a fresh interpreter sends a message and subscribes through the adapters
+    completed = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", SEND, stack.emulator.base_url, account.account_sid, account.auth_token, call["sid"]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+
+    # Then both reached the call's resources as the tree would have sent them, and no module of
+    # the resource tree was imported
+    sent = [m for m in stack.emulator.messages() if m["sid"] == result["message_sid"]]
+    assert [(m["call_sid"], m["content"], m["idempotency_key"]) for m in sent] == [
+        (call["sid"], '{"hello":"world"}', "lean-key-1")
+    ]
+    subscriptions = stack.emulator.subscriptions.every(call["sid"])
+    assert [(s["sid"], s["callback"], s["idempotency_key"]) for s in subscriptions] == [
+        (result["subscription_sid"], "https://example.com/cb", "lean-key-2")
+    ]
+    assert result["tree"] == []
