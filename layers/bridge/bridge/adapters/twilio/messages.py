@@ -75,8 +75,8 @@ class TwilioCalls:
             # Includes a connection dropped after Twilio accepted: the retry reuses the idempotency key.
             raise Transient(f"twilio connection failed: {type(error).__name__}") from None
         if not 200 <= response.status_code < 300:
-            error = Version.exception("POST", uri, response, "Unable to create record")
-            raise _classify(error, call_sid, _seconds(response.headers.get("Retry-After"))) from error
+            refused = Version.exception("POST", uri, response, "Unable to create record")
+            raise _classify(refused, call_sid, _seconds(response.headers.get("Retry-After"))) from refused
         try:
             created: dict[str, Any] = json.loads(response.text)
         except ValueError:
