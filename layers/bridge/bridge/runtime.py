@@ -22,6 +22,7 @@ from bridge.config import DEFAULT_LEDGER_RETENTION_DAYS, DEFAULT_MAX_CALL_SECOND
 # function never pays for twilio, jsonschema's formats or Powertools Idempotency at cold start.
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_secretsmanager.client import SecretsManagerClient
 
     from bridge.adapters.dynamodb.ledger import DynamoLedger
     from bridge.adapters.dynamodb.owners import SubscribeRouter
@@ -77,6 +78,14 @@ AWS_CONFIG = Config(
 @cache
 def dynamodb() -> DynamoDBClient:
     return boto3.client("dynamodb", config=AWS_CONFIG)
+
+
+@cache
+def secretsmanager() -> SecretsManagerClient:
+    # From boto3's default session, as dynamodb() is: one botocore loader per container. A session of
+    # its own (Powertools' default) reads botocore's data directory and endpoints again on the
+    # first event (make bench).
+    return boto3.client("secretsmanager", config=AWS_CONFIG)
 
 
 # -- builders, shared by the functions and the operator's CLI ----------------------------------------
@@ -148,7 +157,7 @@ def flusher(
 
 
 def _secret_store(max_age_seconds: int) -> SecretStore:
-    return SecretStore(max_age_seconds, boto_config=AWS_CONFIG)
+    return SecretStore(max_age_seconds, client=secretsmanager())
 
 
 # -- one service per function -----------------------------------------------------------------------
@@ -327,7 +336,7 @@ def sqs() -> Any:
 
 def reset() -> None:
     """Forget every built service and client, as a new container would."""
-    for factory in (dynamodb, ingest_service, calls_service, call_status_service, flush_router):
+    for factory in (dynamodb, secretsmanager, ingest_service, calls_service, call_status_service, flush_router):
         factory.cache_clear()
     for other in (sqs, subscribe_router, messages_service, forward_service):
         other.cache_clear()
