@@ -666,7 +666,11 @@ def _sweep_table(rows: Sequence[dict[str, Any]], template_mb: int, recommended_m
 def _render_latency(latency: dict[str, Any], template_mb: int) -> list[str]:
     points = latency.get("points") or []
     if not points:
-        return ["", "Latency model: not run (--no-latency)"] if latency.get("skipped") else []
+        return (
+            ["", "Latency model: not run (--no-latency), so no recommended memory size"]
+            if latency.get("skipped")
+            else []
+        )
     out = [
         "",
         f"With latency: every DynamoDB and Secrets Manager request +{latency['dynamodb_ms']:g} ms (a proxy in front "
@@ -740,9 +744,18 @@ def _render_recommendation(latency: dict[str, Any]) -> list[str]:
     for label, other in (("next size down", rec["smaller"]), ("next size up", rec["larger"])):
         if other is None:
             continue
+        misses = [
+            text
+            for text, missed in (
+                (f"cold over {rec['max_cold_ms']:,.0f} ms", other["cold_ms"] > rec["max_cold_ms"]),
+                (f"warm p50 over {rec['warm_limit_ms']:.1f} ms", other["warm_p50_ms"] > rec["warm_limit_ms"]),
+            )
+            if missed
+        ]
         out.append(
             f"  {label}, {other['memory_mb']} MB: {other['cost'] - row['cost']:+.3f} $ per million, warm p50 "
             f"{other['warm_p50_ms'] - row['warm_p50_ms']:+.1f} ms, cold {other['cold_ms'] - row['cold_ms']:+,.0f} ms"
+            f" ({'; '.join(misses) if misses else 'meets both, costs more'})"
         )
     return out
 
@@ -750,7 +763,7 @@ def _render_recommendation(latency: dict[str, Any]) -> list[str]:
 def _render_snapstart(model: dict[str, Any]) -> list[str]:
     if not model:
         return []
-    added = ", ".join(f"{n:,}: {_usd(cost)}" for n, cost in model["added_per_month"].items())
+    added = ", ".join(f"{int(n):,}: {_usd(cost)}" for n, cost in model["added_per_month"].items())
     break_even = model["break_even_cold_starts_per_month"]
     return [
         "",
@@ -762,8 +775,9 @@ def _render_snapstart(model: dict[str, Any]) -> list[str]:
         f"({_usd(model['init_billed_per_cold_start'])}); one provisioned environment: "
         f"{_usd(model['provisioned_per_month'])} a month",
         f"  added per month over doing nothing, by cold starts a month: {added}",
-        f"  cheaper than one provisioned environment below {break_even:,.0f} cold starts a month; never cheaper "
-        f"than doing nothing unless Init bills over {model['init_ms_to_pay_back']:,.0f} ms",
+        f"  cheaper than one provisioned environment (which only helps while one environment carries the traffic) "
+        f"below {break_even:,.0f} cold starts a month; never cheaper than doing nothing unless Init bills over "
+        f"{model['init_ms_to_pay_back']:,.0f} ms",
         f"  per cold start it removes the Init, {model['init_ms']:,.0f} ms modelled here, and adds the restore's "
         "own duration, which only Lambda can measure (counted as 0 ms and $0 above)",
     ]
