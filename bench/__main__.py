@@ -1,4 +1,5 @@
-"""`python -m bench [--quick] [--rounds N] [--events N] [--no-compile]`: measure, print, save JSON.
+"""`python -m bench [--quick] [--rounds N] [--events N] [--no-compile] [--twilio-ms 50,150,400] [--dynamodb-ms 4]
+[--no-latency]`: measure, print, save JSON.
 
 Exit status 0 when the run is valid (whatever the targets say), 2 when it is not (an event failed,
 the child imported from outside its artefacts, or bytecode was written), 1 on a harness error.
@@ -39,6 +40,8 @@ COLD_TIMEOUT_S = 180.0
 READY_TIMEOUT_S = 180.0
 # Bounds a whole run: past this no new round or block starts.
 RUN_BUDGET_S = 20 * 60
+# Unmeasured events per warm child before the latency phase measures: enough to open its connections.
+LATENCY_WARMUP = 10
 
 for _name, _value in {
     "AWS_EC2_METADATA_DISABLED": "true",
@@ -76,7 +79,7 @@ class Run:
         self.deadline = time.monotonic() + RUN_BUDGET_S
         self.invalid: list[str] = []
         self.artefacts = builder.build(scratch / "build", compile=args.compile, log=log)
-        for tree in (self.artefacts.layer, self.artefacts.function, self.artefacts.baseline):
+        for tree in self.trees():
             builder.make_read_only(tree)
 
         if not args.nagle:
@@ -112,6 +115,17 @@ class Run:
                 FUNCTION,
                 200,
             ),
+            "floor": Subject(
+                "floor",
+                (self.artefacts.floor,),
+                "app.lambda_handler",
+                "FloorFunction",
+                201,
+                (
+                    ("FLOOR_TWILIO_ACCOUNT_SID", account.account_sid),
+                    ("FLOOR_TWILIO_AUTH_TOKEN", account.auth_token),
+                ),
+            ),
             "baseline": Subject(
                 "baseline",
                 (self.artefacts.baseline,),
@@ -129,6 +143,10 @@ class Run:
 
     def close(self) -> None:
         self.stack.stop()
+
+    def trees(self) -> tuple[Path, ...]:
+        artefacts = self.artefacts
+        return (artefacts.layer, artefacts.function, artefacts.baseline, artefacts.floor)
 
     def time_left(self) -> bool:
         return time.monotonic() < self.deadline
@@ -167,13 +185,14 @@ class Run:
         )
         return event
 
-    def child_env(self, subject: Subject) -> dict[str, str]:
+    def child_env(self, subject: Subject, overrides: dict[str, str] | None = None) -> dict[str, str]:
         first = str(subject.code_paths[0])
         return {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
             "TZ": ":UTC",
             **self.env,
+            **(overrides or {}),
             # What Lambda sets for every function.
             "AWS_LAMBDA_FUNCTION_NAME": subject.function_name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
@@ -187,10 +206,17 @@ class Run:
         }
 
     def spawn(
-        self, subject: Subject, mode: str, *, python_flags: tuple[str, ...] = (), profile_first: bool = False
+        self,
+        subject: Subject,
+        mode: str,
+        *,
+        python_flags: tuple[str, ...] = (),
+        profile_first: bool = False,
+        env: dict[str, str] | None = None,
+        warmup: int | None = None,
     ) -> Child:
         tag = f"{subject.name}-{mode}-{uuid.uuid4().hex[:8]}"
-        config = {
+        config: dict[str, Any] = {
             "subject": subject.name,
             "mode": mode,
             "code_paths": [str(path) for path in subject.code_paths],
@@ -203,7 +229,7 @@ class Run:
             "event": self.event_template(self.live_recipient()),
             "webhook_secret": self.stack.credentials.webhook_secret,
             "log_path": str(self.scratch / f"{tag}.log"),
-            "warmup": self.args.warmup,
+            "warmup": self.args.warmup if warmup is None else warmup,
             "budget_s": 120.0,
             "runtime_modules": list(builder.RUNTIME_MODULES),
             "profile_first": profile_first,
@@ -218,7 +244,7 @@ class Run:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
             command,
             cwd=subject.code_paths[0],  # Lambda's working directory is /var/task
-            env=self.child_env(subject),
+            env=self.child_env(subject, env),
             stdin=subprocess.PIPE if mode == "warm" else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=stderr,
@@ -283,28 +309,34 @@ class Child:
 # -- phases --------------------------------------------------------------------------------------------
 
 
-def cold_phase(run: Run, rounds: int) -> dict[str, list[dict[str, Any]]]:
-    results: dict[str, list[dict[str, Any]]] = {"bridge": [], "baseline": []}
+def _turn(index: int) -> tuple[str, ...]:
+    """The subjects' order in round or block `index`: each goes first in turn, so none always runs on the
+    warmer machine."""
+    shift = index % len(report.SUBJECTS)
+    return report.SUBJECTS[shift:] + report.SUBJECTS[:shift]
+
+
+def cold_phase(
+    run: Run, rounds: int, *, env: dict[str, str] | None = None, label: str = ""
+) -> dict[str, list[dict[str, Any]]]:
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in report.SUBJECTS}
     for index in range(rounds):
         if not run.time_left():
-            run.invalid.append(f"run budget spent after {index} cold rounds")
+            run.invalid.append(f"run budget spent after {index} cold rounds{label}")
             break
-        # Alternate who goes first, so neither always runs on the warmer machine.
-        order = ("bridge", "baseline") if index % 2 == 0 else ("baseline", "bridge")
-        for name in order:
+        for name in _turn(index):
             before = run.udm_requests()
-            process = run.spawn(run.subjects[name], "cold")
+            process = run.spawn(run.subjects[name], "cold", env=env)
             result = process.read(COLD_TIMEOUT_S)
             process.finish()
             result["twilio_requests"] = run.udm_requests() - before
-            _check_child(run, f"cold {name} round {index + 1}", result)
+            _check_child(run, f"cold {name} round {index + 1}{label}", result)
             results[name].append(result)
-        bridge, baseline = results["bridge"][-1], results["baseline"][-1]
-        log(
-            f"cold round {index + 1}/{rounds}: bridge init {bridge.get('init_ms', math.nan):.0f} + "
-            f"{bridge.get('first_ms', math.nan):.0f} ms, baseline init {baseline.get('init_ms', math.nan):.0f} + "
-            f"{baseline.get('first_ms', math.nan):.0f} ms"
+        last = {name: results[name][-1] for name in report.SUBJECTS}
+        latest = ", ".join(
+            f"{name} {r.get('init_ms', math.nan):.0f} + {r.get('first_ms', math.nan):.0f}" for name, r in last.items()
         )
+        log(f"cold round {index + 1}/{rounds}{label}: init + first event ms: {latest}")
     return results
 
 
@@ -358,63 +390,154 @@ def _import_summary(entries: list[tuple[float, float, str, int]]) -> dict[str, A
     }
 
 
-def warm_phase(run: Run, events: int, blocks: int) -> dict[str, dict[str, Any]]:
-    blocks = max(1, min(blocks, events))
-    size = math.ceil(events / blocks)
-    children = {name: run.spawn(subject, "warm") for name, subject in run.subjects.items()}
-    out: dict[str, dict[str, Any]] = {
-        name: {"blocks": [], "twilio_requests": [], "ready": {}, "final": {}} for name in children
-    }
-    try:
-        for name, process in children.items():
-            ready = process.read(READY_TIMEOUT_S + run.args.warmup)
-            _check_child(run, f"warm {name} start", ready)
-            if not ready.get("hooked_clients"):
-                run.invalid.append(f"warm {name}: no botocore client found to count DynamoDB calls on")
-            if ready.get("warmup_failures"):
-                run.invalid.append(f"warm {name}: {ready['warmup_failures']} warm-up events failed")
-            out[name]["ready"] = ready
+class WarmSet:
+    """One long-lived child per subject, started together; blocks of events run through them in turn."""
+
+    def __init__(self, run: Run, *, env: dict[str, str] | None = None, warmup: int | None = None) -> None:
+        self.run = run
+        self.children = {
+            name: run.spawn(subject, "warm", env=env, warmup=warmup) for name, subject in run.subjects.items()
+        }
+        self.ready: dict[str, dict[str, Any]] = {}
+        try:
+            for name, process in self.children.items():
+                ready = process.read(READY_TIMEOUT_S + (run.args.warmup if warmup is None else warmup))
+                _check_child(run, f"warm {name} start", ready)
+                if not ready.get("hooked_clients"):
+                    run.invalid.append(f"warm {name}: no botocore client found to count DynamoDB calls on")
+                if ready.get("warmup_failures"):
+                    run.invalid.append(f"warm {name}: {ready['warmup_failures']} warm-up events failed")
+                self.ready[name] = ready
+        except BaseException:
+            self.kill()
+            raise
+
+    def blocks(
+        self, events: int, blocks: int, *, label: str = "", seconds_per_event: float = 0.2
+    ) -> dict[str, dict[str, Any]]:
+        """`events` per subject in `blocks` blocks, the subjects in turn within each block."""
+        run = self.run
+        blocks = max(1, min(blocks, events))
+        size = math.ceil(events / blocks)
+        out: dict[str, dict[str, Any]] = {
+            name: {"blocks": [], "twilio_requests": [], "ready": self.ready[name]} for name in self.children
+        }
         for index in range(blocks):
             if not run.time_left():
-                run.invalid.append(f"run budget spent after {index} warm blocks")
+                run.invalid.append(f"run budget spent after {index} warm blocks{label}")
                 break
-            order = ("bridge", "baseline") if index % 2 == 0 else ("baseline", "bridge")
-            for name in order:
-                budget = 60 + 0.2 * size
+            for name in _turn(index):
+                budget = 60 + seconds_per_event * size
                 before = run.udm_requests()
-                children[name].send({"cmd": "block", "events": size, "budget_s": budget})
-                block = children[name].read(budget + 60)
+                self.children[name].send({"cmd": "block", "events": size, "budget_s": budget})
+                block = self.children[name].read(budget + 60)
                 out[name]["twilio_requests"].append(run.udm_requests() - before)
                 out[name]["blocks"].append(block)
                 if block["failures"]:
                     samples = json.dumps(block["failure_samples"])[:400]
-                    run.invalid.append(f"warm {name} block {index + 1}: {block['failures']} events failed: {samples}")
+                    run.invalid.append(
+                        f"warm {name} block {index + 1}{label}: {block['failures']} events failed: {samples}"
+                    )
                 if block["events"] < size:
-                    run.invalid.append(f"warm {name} block {index + 1}: ran out of time after {block['events']}")
-            p50 = {name: report.median(out[name]["blocks"][-1]["wall_ms"]) for name in out}
-            log(
-                f"warm block {index + 1}/{blocks}: p50 bridge {p50['bridge']:.2f} ms, baseline {p50['baseline']:.2f} ms"
-            )
-        if run.args.profile and run.time_left():
-            # Not part of the statistics: cProfile slows every call it sees.
-            size = min(200, events)
-            children["bridge"].send({"cmd": "block", "events": size, "budget_s": 120, "profile": True})
-            profiled = children["bridge"].read(180)
-            out["bridge"]["profile"] = {"events": profiled["events"], **profiled.get("profile", {})}
-            out["bridge"]["profiled_events"] = profiled["events"]
-        for name, process in children.items():
-            process.send({"cmd": "exit"})
-            out[name]["final"] = process.read(60)
-            process.finish()
-            if out[name]["final"].get("foreign_modules"):
-                run.invalid.append(f"warm {name}: imported from outside: {out[name]['final']['foreign_modules'][:10]}")
-            out[name]["log_bytes"] = process.log_path.stat().st_size if process.log_path.exists() else 0
-            measured = sum(block["events"] for block in out[name]["blocks"])
-            out[name]["events_total"] = 1 + run.args.warmup + measured + out[name].get("profiled_events", 0)
-    finally:
-        for process in children.values():
+                    run.invalid.append(f"warm {name} block {index + 1}{label}: ran out of time after {block['events']}")
+            p50 = ", ".join(f"{name} {report.median(out[name]['blocks'][-1]['wall_ms']):.2f}" for name in out)
+            log(f"warm block {index + 1}/{blocks}{label}: p50 ms {p50}")
+        return out
+
+    def profile(self, events: int) -> dict[str, Any]:
+        """The bridge's CPU under cProfile (not part of the statistics: cProfile slows every call it sees)."""
+        size = min(200, events)
+        self.children["bridge"].send({"cmd": "block", "events": size, "budget_s": 120, "profile": True})
+        profiled = self.children["bridge"].read(180)
+        return {"events": profiled["events"], **profiled.get("profile", {})}
+
+    def close(self, label: str = "") -> dict[str, dict[str, Any]]:
+        """Ends every child: its final line (peak RSS, foreign modules) and the bytes it logged."""
+        out: dict[str, dict[str, Any]] = {}
+        try:
+            for name, process in self.children.items():
+                process.send({"cmd": "exit"})
+                final = process.read(60)
+                process.finish()
+                if final.get("foreign_modules"):
+                    self.run.invalid.append(
+                        f"warm {name}{label}: imported from outside: {final['foreign_modules'][:10]}"
+                    )
+                log_bytes = process.log_path.stat().st_size if process.log_path.exists() else 0
+                out[name] = {"final": final, "log_bytes": log_bytes}
+        finally:
+            self.kill()
+        return out
+
+    def kill(self) -> None:
+        for process in self.children.values():
             process.kill()
+
+
+def warm_phase(run: Run, events: int, blocks: int) -> dict[str, dict[str, Any]]:
+    warm = WarmSet(run)
+    try:
+        out = warm.blocks(events, blocks)
+        if run.args.profile and run.time_left():
+            out["bridge"]["profile"] = warm.profile(events)
+            out["bridge"]["profiled_events"] = out["bridge"]["profile"]["events"]
+    except BaseException:
+        warm.kill()
+        raise
+    for name, closing in warm.close().items():
+        out[name].update(closing)
+        measured = sum(block["events"] for block in out[name]["blocks"])
+        out[name]["events_total"] = 1 + run.args.warmup + measured + out[name].get("profiled_events", 0)
     return out
+
+
+def latency_phase(run: Run) -> dict[str, Any]:
+    """The three subjects again, cold and warm, with round trips on the local endpoints: every DynamoDB
+    and Secrets Manager request through a proxy that waits --dynamodb-ms, every UDM answer held back
+    by each --twilio-ms in turn. The warm children live through the whole sweep (their connections
+    stay warm, as a Lambda environment's do); cold rounds start fresh processes at each latency."""
+    from local.dynamo_faults import DynamoFaultProxy
+
+    args = run.args
+    emulator = run.stack.emulator
+    proxy = DynamoFaultProxy(run.stack.aws_endpoint, latency_ms=args.dynamodb_ms).start()
+    env = {"AWS_ENDPOINT_URL": proxy.url}
+    points: list[dict[str, Any]] = []
+    warm: WarmSet | None = None
+    started = time.monotonic()
+    try:
+        emulator.set_udm_latency(args.twilio_ms[0])
+        warm = WarmSet(run, env=env, warmup=min(args.warmup, LATENCY_WARMUP))
+        for twilio_ms in args.twilio_ms:
+            if not run.time_left():
+                run.invalid.append(f"run budget spent before Twilio {twilio_ms:g} ms")
+                break
+            emulator.set_udm_latency(twilio_ms)
+            label = f" at Twilio {twilio_ms:g} ms"
+            cold = cold_phase(run, args.latency_rounds, env=env, label=label)
+            # Per event: the Twilio wait, a few DynamoDB round trips, and CPU; generous, it only bounds a hang.
+            per_event_s = 0.2 + (twilio_ms + 10 * args.dynamodb_ms) / 1000
+            blocks = warm.blocks(
+                args.latency_events, max(1, args.latency_events // 5), label=label, seconds_per_event=per_event_s
+            )
+            points.append({"twilio_ms": twilio_ms, "cold": cold, "warm": blocks})
+        closing = warm.close(" (latency phase)")
+        warm = None
+        for point in points:
+            for name, data in point["warm"].items():
+                data["final"] = closing[name]["final"]  # the child's peak RSS over the whole sweep
+    finally:
+        if warm is not None:
+            warm.kill()
+        emulator.set_udm_latency(0)
+        proxy.stop()
+    return {
+        "dynamodb_ms": args.dynamodb_ms,
+        "twilio_ms": list(args.twilio_ms),
+        "points": points,
+        "proxy": proxy.stats,
+        "seconds": round(time.monotonic() - started, 1),
+    }
 
 
 # -- the run -------------------------------------------------------------------------------------------
@@ -481,15 +604,34 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="leave Nagle's algorithm on in moto's server and the emulator, as local/ ships them "
         "(adds a ~40 ms delayed-ACK stall per UDM POST on Linux loopback)",
     )
+    parser.add_argument(
+        "--twilio-ms",
+        type=_milliseconds,
+        default=report.DEFAULT_TWILIO_MS,
+        help="latency phase: the Twilio UDM latencies to measure at, comma-separated (default 50,150,400)",
+    )
+    parser.add_argument(
+        "--dynamodb-ms",
+        type=float,
+        default=report.DEFAULT_DYNAMODB_MS,
+        help="latency phase: added to every DynamoDB and Secrets Manager request (default 4)",
+    )
+    parser.add_argument("--no-latency", dest="latency", action="store_false", help="skip the latency phase")
+    parser.add_argument("--latency-rounds", type=int, help="latency phase: cold rounds per latency (default 3)")
+    parser.add_argument("--latency-events", type=int, help="latency phase: warm events per subject (default 80)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes (default bench/results)")
     args = parser.parse_args(argv)
     quick = args.quick
     args.rounds = args.rounds if args.rounds is not None else (3 if quick else 10)
     args.events = args.events if args.events is not None else (300 if quick else 3000)
     args.warmup = args.warmup if args.warmup is not None else (10 if quick else 50)
-    for name in ("rounds", "events"):
+    args.latency_rounds = args.latency_rounds if args.latency_rounds is not None else (1 if quick else 3)
+    args.latency_events = args.latency_events if args.latency_events is not None else (10 if quick else 80)
+    for name in ("rounds", "events", "latency_rounds", "latency_events"):
         if not 1 <= getattr(args, name) <= 100_000:
-            parser.error(f"--{name} must be between 1 and 100000")
+            parser.error(f"--{name.replace('_', '-')} must be between 1 and 100000")
+    if not 0 <= args.dynamodb_ms <= 10_000:
+        parser.error("--dynamodb-ms must be between 0 and 10000")
     if not 0 <= args.warmup <= 10_000:
         parser.error("--warmup must be between 0 and 10000")
     return args
@@ -518,19 +660,27 @@ def main(argv: list[str] | None = None) -> int:
         cold = cold_phase(run, args.rounds)
         profile = importtime_phase(run) if args.profile else {}
         warm = warm_phase(run, args.events, args.rounds)
+        latency: dict[str, Any] = latency_phase(run) if args.latency else {"skipped": True, "points": []}
         if not args.compile:
-            for tree in (run.artefacts.layer, run.artefacts.function, run.artefacts.baseline):
+            for tree in run.trees():
                 if builder.bytecode_files(tree):
                     run.invalid.append(f"bytecode was written into {tree.name}: the child was not read-only")
-        if not cold["bridge"] or not cold["baseline"] or not warm["bridge"]["blocks"]:
+        if not all(cold[name] for name in report.SUBJECTS) or not all(warm[n]["blocks"] for n in report.SUBJECTS):
             run.invalid.append("no complete measurement")
             raise RuntimeError("no complete measurement: " + "; ".join(run.invalid))
         summary: dict[str, Any] = {
             "cold": report.summarize_cold(cold),
             "warm": report.summarize_warm(warm, run.memory_mb),
         }
-        summary["targets"] = report.targets(summary["cold"], summary["warm"])
         summary["memory_sweep"] = report.memory_sweep(summary["cold"], summary["warm"])
+        if args.latency:
+            summary["latency"] = report.summarize_latency(latency, run.memory_mb)
+            if len(summary["latency"]["points"]) < len(args.twilio_ms):
+                run.invalid.append("the latency phase did not measure every Twilio latency")
+        else:
+            summary["latency"] = {"skipped": True}
+        summary["snapstart"] = report.snapstart_for(summary, run.memory_mb)
+        summary["targets"] = report.targets(report.target_phases(summary))
         meta["wall_seconds"] = round(time.monotonic() - wall0, 1)
         meta["machine"]["load_end"] = " ".join(f"{n:.2f}" for n in os.getloadavg())
         result = {
@@ -541,7 +691,11 @@ def main(argv: list[str] | None = None) -> int:
             "summary": summary,
             "profile": {"cold": profile, "warm": warm["bridge"].get("profile", {})},
             "runtime_origins": cold["bridge"][0].get("runtime_origins", {}),
-            "raw": {"cold": cold, "warm": _without_samples(warm)},
+            "raw": {
+                "cold": cold,
+                "warm": _without_samples(warm),
+                "latency": [{**point, "warm": _without_samples(point["warm"])} for point in latency.get("points", [])],
+            },
             "prices": {
                 "as_of": report.PRICES_AS_OF,
                 "http_api_per_million": report.HTTP_API_PER_MILLION,
@@ -549,6 +703,12 @@ def main(argv: list[str] | None = None) -> int:
                 "lambda_arm64_per_gb_second": report.LAMBDA_ARM64_PER_GB_SECOND,
                 "dynamodb_per_million_rru": report.DYNAMODB_PER_MILLION_RRU,
                 "dynamodb_per_million_wru": report.DYNAMODB_PER_MILLION_WRU,
+                "snapstart_as_of": report.SNAPSTART_PRICES_AS_OF,
+                "snapstart_sources": report.SNAPSTART_PRICE_SOURCES,
+                "snapstart_cache_per_gb_second": report.SNAPSTART_CACHE_PER_GB_SECOND,
+                "snapstart_restore_per_gb": report.SNAPSTART_RESTORE_PER_GB,
+                "provisioned_arm64_per_gb_second": report.PROVISIONED_ARM64_PER_GB_SECOND,
+                "init_billed_since": report.INIT_BILLED_SINCE,
             },
         }
         text = report.render(result)
@@ -561,6 +721,17 @@ def main(argv: list[str] | None = None) -> int:
             run.close()
         builder.make_writable(scratch)  # the artefacts were made read-only
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _milliseconds(text: str) -> tuple[float, ...]:
+    """`--twilio-ms 50,150,400`: one or more latencies, each 0..60000 ms."""
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of milliseconds: {text!r}") from None
+    if not values or not all(0 <= value <= 60_000 for value in values):
+        raise argparse.ArgumentTypeError("give one or more latencies between 0 and 60000 ms")
+    return values
 
 
 def _without_samples(warm: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -4,6 +4,7 @@
             of layers/bridge/bridge, as layers/bridge/Makefile lays out the layer for `sam build`.
 * function: <dest>/function/ = a copy of functions/ingest/.
 * baseline: <dest>/baseline/ = bench/baseline/app.py plus `requests` at the version the layer resolved.
+* floor:    <dest>/floor/ = bench/floor/app.py (the exactly-once floor) plus the same `requests`.
 * runtime:  <dest>/runtime/ = links to the venv's boto3, botocore and their dependencies: what
             /var/runtime gives a Lambda function without it shipping them.
 
@@ -37,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYER_SOURCE = ROOT / "layers" / "bridge"
 FUNCTION_SOURCE = ROOT / "functions" / "ingest"
 BASELINE_SOURCE = ROOT / "bench" / "baseline" / "app.py"
+FLOOR_SOURCE = ROOT / "bench" / "floor" / "app.py"
 CACHE = ROOT / "bench" / ".cache"
 # What the Lambda Python runtime provides in /var/runtime (boto3 and its dependency closure).
 RUNTIME_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
@@ -67,12 +69,14 @@ class Artefacts:
     layer: Path  # the layer's root, as its zip is laid out: python/ is under it
     function: Path
     baseline: Path
+    floor: Path
     runtime: Path
     compiled: bool
     requests_version: str
     layer_size: Size
     function_size: Size
     baseline_size: Size
+    floor_size: Size
     pip_conflicts: list[str] = field(default_factory=list)
 
     @property
@@ -87,6 +91,7 @@ class Artefacts:
             "layer": self.layer_size.as_dict(),
             "function": self.function_size.as_dict(),
             "baseline": self.baseline_size.as_dict(),
+            "floor": self.floor_size.as_dict(),
             "pip_conflicts": self.pip_conflicts,
         }
 
@@ -113,12 +118,15 @@ def build(dest: Path, *, compile: bool = False, python: str = sys.executable, lo
     baseline = dest / "baseline"
     shutil.copytree(baseline_deps, baseline)
     shutil.copy2(BASELINE_SOURCE, baseline / "app.py")
+    floor = dest / "floor"
+    shutil.copytree(baseline_deps, floor)
+    shutil.copy2(FLOOR_SOURCE, floor / "app.py")
 
     runtime = dest / "runtime"
     _link_runtime(runtime)
 
     if compile:
-        for tree in (layer / "python", function, baseline):
+        for tree in (layer / "python", function, baseline, floor):
             _compile(tree, python, log)
 
     artefacts = Artefacts(
@@ -126,12 +134,14 @@ def build(dest: Path, *, compile: bool = False, python: str = sys.executable, lo
         layer=layer,
         function=function,
         baseline=baseline,
+        floor=floor,
         runtime=runtime,
         compiled=compile,
         requests_version=requests_version,
         layer_size=measure(layer, dest),
         function_size=measure(function, dest),
         baseline_size=measure(baseline, dest),
+        floor_size=measure(floor, dest),
         pip_conflicts=conflicts,
     )
     log(

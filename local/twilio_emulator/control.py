@@ -58,6 +58,10 @@ def _route(model: EmulatorModel, method: str, path: str, payload: object) -> Rep
             "POST": lambda: _no_content(lambda: _add_faults(model, payload)),
             "DELETE": lambda: _no_content(model.clear_faults),
         },
+        "/_emulator/latency": {
+            "GET": lambda: json_reply(200, {"udm_ms": model.udm_latency()}),
+            "POST": lambda: _no_content(lambda: model.set_udm_latency(_object(payload).get("udm_ms", -1))),
+        },
         "/_emulator/reset": {"POST": lambda: _no_content(model.reset)},
         "/_emulator/calls/inbound": {"POST": lambda: json_reply(201, _place_inbound(model, payload))},
         "/_emulator/calls/outbound": {"POST": lambda: json_reply(201, _place_outbound(model, payload))},

@@ -167,6 +167,7 @@ class EmulatorModel:
         self._messages: list[JSONDict] = []
         self._idempotency: dict[tuple[str, str, str], JSONDict] = {}
         self._faults: deque[Fault] = deque()
+        self._udm_latency_ms = 0.0
         self._stats: dict[str, int] = _zero_stats()
         self._callback_log = CallbackLog()
         self.subscriptions = Subscriptions()
@@ -235,12 +236,25 @@ class EmulatorModel:
         with self._lock:
             self._faults.clear()
 
+    def set_udm_latency(self, latency_ms: float) -> None:
+        """A standing delay before every UDM answer from now on (a round trip to Twilio), on top of any
+        queued fault's ``latency_ms``; 0 turns it off. Invalid input raises ValueError."""
+        if isinstance(latency_ms, bool) or not isinstance(latency_ms, int | float) or not 0 <= latency_ms <= 60_000:
+            raise ValueError("'udm_ms' must be a number of milliseconds in 0..60000")
+        with self._lock:
+            self._udm_latency_ms = float(latency_ms)
+
+    def udm_latency(self) -> float:
+        with self._lock:
+            return self._udm_latency_ms
+
     def reset(self) -> None:
         with self._lock:
             self._calls.clear()
             self._messages.clear()
             self._idempotency.clear()
             self._faults.clear()
+            self._udm_latency_ms = 0.0
             self._stats = _zero_stats()
             self._callback_log.clear()
         self.subscriptions.clear()

@@ -228,8 +228,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(twilio_error(exc.status, 20001, exc.message))
             return
-        if fault is not None and fault.latency_ms:
-            time.sleep(fault.latency_ms / 1000.0)
+        # The standing round trip (set_udm_latency), plus a queued fault's own latency.
+        delay_ms = model.udm_latency() + ((fault.latency_ms or 0.0) if fault is not None else 0.0)
+        if delay_ms > 0:
+            time.sleep(delay_ms / 1000.0)  # in this connection's thread: concurrent requests wait alongside
         if fault is not None and fault.status is not None:
             self._send(fault.reply())
             return
