@@ -61,8 +61,9 @@ def aws_environment(endpoint: str) -> dict[str, str]:
 
 
 class _KeepAliveHandler(MotoRequestHandler):
-    # AWS endpoints keep connections alive; moto's HTTP/1.0 default would open one per call,
-    # a cost the bridge (several DynamoDB calls per event) never pays in AWS.
+    # AWS endpoints keep connections alive. werkzeug's server still closes each connection after one
+    # answer (it sends `Connection: close` whatever the protocol), so each call opens a connection
+    # here; bench's latency phase puts a keep-alive proxy in front (local/dynamo_faults.py).
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
 
@@ -89,7 +90,7 @@ class _OneDynamoDBWriteAtATime:
 
 
 class MotoServer:
-    """moto's server (as ThreadedMotoServer runs it), answering with keep-alive like AWS."""
+    """moto's server, as ThreadedMotoServer runs it, with DynamoDB's writes made atomic."""
 
     def __init__(self, host: str, port: int) -> None:
         app = _OneDynamoDBWriteAtATime(DomainDispatcherApplication(create_backend_app))

@@ -106,11 +106,11 @@ def test_the_cost_table_and_the_sweep_give_one_cost_per_size() -> None:
 
 def _rows(**changes: dict[str, float]) -> list[dict[str, float]]:
     rows = {
-        256: {"warm_p50_ms": 40.0, "cost": 2.60, "cold_ms": 3000.0},
-        512: {"warm_p50_ms": 25.0, "cost": 2.62, "cold_ms": 1500.0},
-        768: {"warm_p50_ms": 21.5, "cost": 2.66, "cold_ms": 990.0},
-        1024: {"warm_p50_ms": 21.0, "cost": 2.70, "cold_ms": 800.0},
-        1769: {"warm_p50_ms": 20.0, "cost": 2.90, "cold_ms": 500.0},
+        256: {"warm_p50_ms": 40.0, "cost": 2.60, "cold_ms": 6000.0},
+        512: {"warm_p50_ms": 25.0, "cost": 2.62, "cold_ms": 3000.0},
+        768: {"warm_p50_ms": 21.5, "cost": 2.66, "cold_ms": 1980.0},
+        1024: {"warm_p50_ms": 21.0, "cost": 2.70, "cold_ms": 1600.0},
+        1769: {"warm_p50_ms": 20.0, "cost": 2.90, "cold_ms": 1000.0},
     }
     for key, change in changes.items():
         rows[int(key.removeprefix("mb"))].update(change)
@@ -128,12 +128,12 @@ def test_recommends_the_cheapest_size_within_both_limits() -> None:
     assert rec["larger"]["memory_mb"] == 1024
 
 
-def test_a_cold_start_over_a_second_rules_a_size_out() -> None:
-    assert report.recommend(_rows(mb768={"cold_ms": 1001.0}))["memory_mb"] == 1024
+def test_a_cold_start_over_two_seconds_rules_a_size_out() -> None:
+    assert report.recommend(_rows(mb768={"cold_ms": 2001.0}))["memory_mb"] == 1024
 
 
 def test_the_limits_are_inclusive() -> None:
-    rec = report.recommend(_rows(mb768={"cold_ms": 1000.0, "warm_p50_ms": 22.0}))
+    rec = report.recommend(_rows(mb768={"cold_ms": 2000.0, "warm_p50_ms": 22.0}))
     assert rec["memory_mb"] == 768
 
 
@@ -149,7 +149,7 @@ def test_a_larger_size_wins_when_it_is_cheaper() -> None:
 
 
 def test_no_recommendation_when_no_size_meets_both_limits() -> None:
-    rows = [{**row, "cold_ms": 1200.0} for row in _rows()]
+    rows = [{**row, "cold_ms": 2200.0} for row in _rows()]
     rec = report.recommend(rows)
     assert rec["memory_mb"] is None
     assert rec["eligible_mb"] == []
@@ -157,7 +157,7 @@ def test_no_recommendation_when_no_size_meets_both_limits() -> None:
 
 def test_the_rule_is_written_as_named_constants() -> None:
     assert report.RECOMMEND_AT_TWILIO_MS == 150
-    assert report.RECOMMEND_MAX_COLD_MS == 1000
+    assert report.RECOMMEND_MAX_COLD_MS == 2000
     assert report.RECOMMEND_MAX_WARM_VS_FULL_VCPU == 1.10
 
 
