@@ -1,18 +1,24 @@
 """The exactly-once floor: the least a handler with the bridge's exactly-once guarantee can do.
 
-Per event: a conditional PutItem that claims the event ID in the idempotency table (status
-INPROGRESS, an expiration, `attribute_not_exists(id)`), run on a thread alongside the consistent
-GetItem of the recipient's calls that the baseline does; then the same UDM POST as the baseline
-(IdempotencyKey = event ID); then an UpdateItem that saves the result (status COMPLETED and
-Twilio's answer). Three DynamoDB calls, two round trips in series before Twilio and one after.
+Per event: a conditional PutItem that claims the event ID in the idempotency table, run on a thread
+alongside the consistent GetItem of the recipient's calls that the baseline does; then the same UDM
+POST as the baseline (IdempotencyKey = event ID); then an UpdateItem that saves the result. Three
+DynamoDB calls, two round trips in series before Twilio and one after.
+
+The claim and the save carry what the guarantee needs, no more (the same conditions and fields as
+the bridge's Powertools records, so DynamoDB, or moto, does the same work for both):
+* a claim may take an ID whose record has expired (TTL deletes lag by up to days), or whose
+  in-progress claim outlived its invocation (a crashed or timed-out attempt must not block the
+  sender's retry until the record expires);
+* the record keeps a hash of the payload, so the same ID with another body is refused, not
+  answered with the first body's result.
 
 What it is not: no signature check, no validation, no secrets fetch (credentials come from the
-environment), no logging or metrics, no parking, no payload hash. A duplicate gets 409 rather than
-the saved answer, and a failed delivery leaves its claim to expire instead of deleting it so a
-retry can run (the bridge, through Powertools' idempotency, does both). It is a cost floor for
-comparison, not an implementation to deploy.
+environment), no logging or metrics, no parking. A duplicate gets 409 rather than the saved
+answer. It is a cost floor for comparison, not an implementation to deploy.
 """
 
+import hashlib
 import json
 import os
 import time
@@ -36,22 +42,58 @@ session.auth = (_ACCOUNT_SID, os.environ["FLOOR_TWILIO_AUTH_TOKEN"])
 pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="floor")
 
 
-def _claim(event_id: str) -> None:
+def _claim(event_id: str, payload_hash: str, remaining_ms: int) -> None:
+    now = time.time()
     dynamodb.put_item(
         TableName=_IDEMPOTENCY,
         Item={
             "id": {"S": event_id},
             "status": {"S": "INPROGRESS"},
-            "expiration": {"N": str(int(time.time()) + _CLAIM_SECONDS)},
+            "expiration": {"N": str(int(now) + _CLAIM_SECONDS)},
+            "in_progress_expiration": {"N": str(int(now * 1000) + remaining_ms)},
+            "validation": {"S": payload_hash},
         },
-        ConditionExpression="attribute_not_exists(id)",
+        ConditionExpression="attribute_not_exists(#id) OR #expiry < :now OR "
+        "(#status = :inprogress AND attribute_exists(#in_progress_expiry) AND #in_progress_expiry < :now_ms)",
+        ExpressionAttributeNames={
+            "#id": "id",
+            "#expiry": "expiration",
+            "#status": "status",
+            "#in_progress_expiry": "in_progress_expiration",
+        },
+        ExpressionAttributeValues={
+            ":now": {"N": str(int(now))},
+            ":now_ms": {"N": str(int(now * 1000))},
+            ":inprogress": {"S": "INPROGRESS"},
+        },
+    )
+
+
+def _save(event_id: str, payload_hash: str, answer: str) -> None:
+    dynamodb.update_item(
+        TableName=_IDEMPOTENCY,
+        Key={"id": {"S": event_id}},
+        UpdateExpression="SET #status = :completed, #data = :answer, #expiry = :expiry, #validation = :hash",
+        ExpressionAttributeNames={
+            "#status": "status",
+            "#data": "data",
+            "#expiry": "expiration",
+            "#validation": "validation",
+        },
+        ExpressionAttributeValues={
+            ":completed": {"S": "COMPLETED"},
+            ":answer": {"S": answer},
+            ":expiry": {"N": str(int(time.time()) + _CLAIM_SECONDS)},
+            ":hash": {"S": payload_hash},
+        },
     )
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     payload = json.loads(event["body"])
     event_id = event["headers"]["webhook-id"]
-    claim = pool.submit(_claim, event_id)
+    payload_hash = hashlib.md5(event["body"].encode(), usedforsecurity=False).hexdigest()
+    claim = pool.submit(_claim, event_id, payload_hash, context.get_remaining_time_in_millis())
     item = dynamodb.get_item(
         TableName=_CALLS,
         Key={"recipient": {"S": payload["to"]}},
@@ -78,11 +120,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         timeout=_TIMEOUT,
     )
     if response.ok:
-        dynamodb.update_item(
-            TableName=_IDEMPOTENCY,
-            Key={"id": {"S": event_id}},
-            UpdateExpression="SET #status = :completed, #data = :answer",
-            ExpressionAttributeNames={"#status": "status", "#data": "data"},
-            ExpressionAttributeValues={":completed": {"S": "COMPLETED"}, ":answer": {"S": response.text}},
-        )
+        _save(event_id, payload_hash, response.text)
     return {"statusCode": response.status_code, "headers": {"content-type": "application/json"}, "body": response.text}

@@ -124,3 +124,20 @@ def test_size_counts_utf8_bytes_not_characters() -> None:
     characters = len(event.content())
     with pytest.raises(ContentTooLarge):
         checked_content(event, characters)
+
+
+def test_every_shipped_schema_is_a_valid_draft_2020_12_schema() -> None:
+    # The runtime loads schemas unchecked (a cold-start cost): this is where a malformed one fails.
+    from importlib import resources
+
+    from jsonschema import Draft202012Validator
+
+    folder = resources.files("bridge") / "schemas"
+    shipped = [entry for entry in folder.iterdir() if entry.name.endswith(".schema.json")]
+    for sub in ("types", "sources"):
+        if (folder / sub).is_dir():
+            shipped += [entry for entry in (folder / sub).iterdir() if entry.name.endswith(".schema.json")]
+
+    assert any(entry.name == "envelope.schema.json" for entry in shipped)
+    for entry in shipped:
+        Draft202012Validator.check_schema(json.loads(entry.read_text(encoding="utf-8")))
