@@ -106,11 +106,14 @@ def stretch(memory_mb: int) -> float:
     return max(1.0, FULL_VCPU_MB / memory_mb)
 
 
+def modelled_ms(wall_ms: float, cpu_ms: float, memory_mb: int) -> float:
+    """The one model: CPU stretched by 1769/MB below one vCPU, waiting (wall minus CPU) as measured."""
+    return cpu_ms * stretch(memory_mb) + max(0.0, wall_ms - cpu_ms)
+
+
 def modelled_event_ms(wall: Sequence[float], cpu: Sequence[float], memory_mb: int) -> list[float]:
-    """Each event's duration at `memory_mb`: its CPU stretched by 1769/MB below one vCPU, its waiting
-    (wall minus CPU) as measured."""
-    factor = stretch(memory_mb)
-    return [c * factor + max(0.0, w - c) for w, c in zip(wall, cpu, strict=False)]
+    """Each event's duration at `memory_mb`."""
+    return [modelled_ms(w, c, memory_mb) for w, c in zip(wall, cpu, strict=False)]
 
 
 def modelled_billed_ms(wall: Sequence[float], cpu: Sequence[float], memory_mb: int) -> float:
@@ -126,14 +129,12 @@ def modelled_p50_ms(wall: Sequence[float], cpu: Sequence[float], memory_mb: int)
 
 def modelled_cold_ms(cold: dict[str, Any], memory_mb: int) -> float:
     """Init + first event at `memory_mb` from a subject's cold medians, CPU stretched, waits as measured."""
-    cpu = float(cold["init_cpu_ms"] + cold["first_cpu_ms"])
-    return cpu * stretch(memory_mb) + max(0.0, float(cold["init_first_ms"]) - cpu)
+    return modelled_ms(float(cold["init_first_ms"]), float(cold["init_cpu_ms"] + cold["first_cpu_ms"]), memory_mb)
 
 
 def modelled_init_ms(cold: dict[str, Any], memory_mb: int) -> float:
     """Init alone at `memory_mb` (what SnapStart would take out of a cold start)."""
-    cpu = float(cold["init_cpu_ms"])
-    return cpu * stretch(memory_mb) + max(0.0, float(cold["init_ms"]) - cpu)
+    return modelled_ms(float(cold["init_ms"]), float(cold["init_cpu_ms"]), memory_mb)
 
 
 # -- summaries --------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from bridge.errors import ConfigurationError, StoreUnavailable
@@ -20,11 +19,10 @@ _PERMANENT_CODES = {"ResourceNotFoundException", "AccessDeniedException", "Inval
 
 
 class SecretStore:
-    def __init__(
-        self, max_age_seconds: int, boto_config: Config | None = None, client: SecretsManagerClient | None = None
-    ) -> None:
+    def __init__(self, max_age_seconds: int, client: SecretsManagerClient) -> None:
         self._max_age = max_age_seconds
-        self._provider = SecretsProvider(boto_config=boto_config, boto3_client=client)
+        # The caller's client: one botocore session per container (see runtime.secretsmanager).
+        self._provider = SecretsProvider(boto3_client=client)
         # Parsed once per secret value, not once per event: the raw value only changes on rotation.
         self._parsed: dict[tuple[str, str], Any] = {}
 
