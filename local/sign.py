@@ -226,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in headers.items():
         print(f"{name}: {value}")
     flags = " ".join(f"-H {shlex.quote(f'{k}: {v}')}" for k, v in headers.items())
-    print(f"\ncurl -sS -X POST {shlex.quote(url)} {flags} --data-binary @{shlex.quote(str(path))}")
+    # The body as signed, not the file: its event time was set to now unless --keep-time.
+    print(f"\ncurl -sS -X POST {shlex.quote(url)} {flags} --data-binary {shlex.quote(body)}")
     return 0
 
 
