@@ -19,7 +19,8 @@ from typing import Any
 
 import requests
 
-from bridge import runtime
+from bridge import bootstrap
+from bridge.settings import RegistrySettings
 from local import state, template
 from local.demo import DEMO_KEY
 from local.lambda_runtime import invoke, response_body
@@ -75,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         aws, twilio = stack.aws_endpoint, stack.emulator.base_url
         secrets, auth_token = stack.webhook_secrets(), stack.credentials.account.auth_token
         call = stack.emulator.create_call(stack.credentials.account.account_sid)
-        registry = runtime.registry(stack.table_name("CallsTable"), client=stack.client("dynamodb"))
+        calls_table = RegistrySettings(stack.table_name("CallsTable"))
+        registry = bootstrap.registry(calls_table, client=stack.client("dynamodb"))
         registry.register(DEMO_KEY, call["sid"], ttl_seconds=3600)
 
     overrides = json.loads(ENV_FILE.read_text()) if ENV_FILE.exists() else {}

@@ -27,7 +27,7 @@ from typing import Any
 
 import requests
 
-from bridge.signatures import parse_secrets
+from bridge.sources.signatures import parse_secrets
 from local import state
 from local.senders import (
     github_headers,
@@ -84,7 +84,7 @@ def resign_twilio_event(event: dict[str, Any], auth_token: str, public_base_url:
 
     from twilio.request_validator import RequestValidator
 
-    from bridge.model import HttpRequest, signed_url
+    from bridge.domain.inbound import HttpRequest, signed_url
 
     body = base64.b64decode(event["body"]) if event.get("isBase64Encoded") else str(event.get("body", "")).encode()
     request = HttpRequest(

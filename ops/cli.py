@@ -32,19 +32,30 @@ from typing import Any
 
 import boto3
 
-from bridge import runtime
+from bridge import bootstrap
 from bridge.adapters.dynamodb.ledger import DynamoLedger
 from bridge.adapters.dynamodb.registry import DynamoCallRegistry
 from bridge.adapters.secrets import SecretStore
-from bridge.call_messages import FORWARD_FAILED
-from bridge.calls import recipient_key
-from bridge.config import DEFAULT_MAX_CALL_SECONDS, ParkingSettings, TwilioSettings
-from bridge.dispatch import RetryingDispatcher
-from bridge.errors import BridgeError
-from bridge.forward import Forwarder, ForwardFailed
-from bridge.model import CALL_SID, LedgerEntry
-from bridge.retry import Deadline, RetryPolicy
-from bridge.signatures import parse_secrets
+from bridge.domain.calls import CALL_SID
+from bridge.domain.errors import BridgeError
+from bridge.domain.keys import recipient_key
+from bridge.domain.outcomes import Outcome
+from bridge.domain.parking import LedgerEntry
+from bridge.domain.retry import Deadline
+from bridge.entrypoints.streams import FlushStreamRouter
+from bridge.settings import (
+    DEFAULT_LEDGER_RETENTION_DAYS,
+    DEFAULT_MAX_CALL_SECONDS,
+    ForwardRetry,
+    LedgerSettings,
+    ParkingSettings,
+    RegistrySettings,
+    TwilioAccount,
+    TwilioApi,
+)
+from bridge.sources.signatures import parse_secrets
+from bridge.usecases.call_message_out import Forwarder, ForwardFailed
+from bridge.usecases.udm_out import UdmOut
 from local import state
 from ops import smoke as smoke_test
 from ops import streams as stream_failures
@@ -117,22 +128,28 @@ class Target:
 
     @cached_property
     def registry(self) -> DynamoCallRegistry:
-        return runtime.registry(self.output("CallsTableName", self.args.table), client=self.client("dynamodb"))
+        calls_table = self.output("CallsTableName", self.args.table)
+        return bootstrap.registry(RegistrySettings(calls_table), client=self.client("dynamodb"))
+
+    @cached_property
+    def ledger_settings(self) -> LedgerSettings:
+        # The functions' retention, for what this target records (a flush redriven from the stream).
+        retention_days = int(self.parameter("LedgerRetentionDays", None, str(DEFAULT_LEDGER_RETENTION_DAYS)))
+        return LedgerSettings(self.output("LedgerTableName", self.args.ledger_table), retention_days * 86400)
 
     @cached_property
     def ledger(self) -> DynamoLedger:
-        # Reads and marks entries only; the functions set each entry's retention when they record it.
-        return runtime.ledger(self.output("LedgerTableName", self.args.ledger_table), client=self.client("dynamodb"))
+        return bootstrap.ledger(self.ledger_settings, client=self.client("dynamodb"))
 
     @cached_property
-    def dispatcher(self) -> RetryingDispatcher:
+    def udm_out(self) -> UdmOut:
         """The functions' own delivery chain: the same client, retry budget and backoff."""
-        twilio = TwilioSettings(
-            secret_id=self.parameter("TwilioSecretArn", self.args.twilio_secret_id, LOCAL_TWILIO_SECRET),
+        twilio = TwilioApi(
+            account=TwilioAccount(self.parameter("TwilioSecretArn", self.args.twilio_secret_id, LOCAL_TWILIO_SECRET)),
             api_base_url=self.args.twilio_api_base_url or (self.local.twilio if self.args.local else None),
         )
         secrets = SecretStore(max_age_seconds=0, client=self.client("secretsmanager"))
-        return runtime.dispatcher(twilio, secrets, self.registry)
+        return bootstrap.udm_out(twilio, secrets, self.registry)
 
     @cached_property
     def forwarder(self) -> Forwarder:
@@ -142,25 +159,16 @@ class Target:
             raise SystemExit("forwarding is not configured (no ForwardUrl); pass --forward-url")
         secret_id = self.parameter("ForwardSecretArn", self.args.forward_secret_id, LOCAL_FORWARD_SECRET)
         secrets = SecretStore(max_age_seconds=0, client=self.client("secretsmanager"))
-        return runtime.forwarder(url, secret_id, secrets, RetryPolicy(max_attempts=5, attempt_timeout=5.0))
+        return bootstrap.forwarder(url, secret_id, secrets, ForwardRetry().policy())
 
     @cached_property
-    def stream_router(self) -> Any:
+    def stream_router(self) -> FlushStreamRouter:
         """FlushFunction's own router and flush use case, on this target's tables."""
-        from bridge.adapters.dynamodb.streams import StreamRouter
-        from bridge.flush import FlushService
-
-        retention = self.parameter("LedgerRetentionDays", None, "14")
-        parking = ParkingSettings(
-            parked_table=self.output("ParkedTableName", None),
-            ledger_table=self.output("LedgerTableName", self.args.ledger_table),
-            ledger_retention_seconds=int(retention) * 86400,
-        )
-        flusher = runtime.flusher(parking, self.registry, self.dispatcher, client=self.client("dynamodb"))
-        return StreamRouter(
-            calls_table=self.output("CallsTableName", self.args.table),
-            parked_table=parking.parked_table,
-            service=FlushService(flusher),
+        parking = ParkingSettings(parked_table=self.output("ParkedTableName", None))
+        client = self.client("dynamodb")
+        flush = bootstrap.parked_flush(parking, self.ledger_settings, self.registry, self.udm_out, client=client)
+        return FlushStreamRouter(
+            calls_table=self.output("CallsTableName", self.args.table), parked_table=parking.parked_table, flush=flush
         )
 
     def smoke_endpoints(self) -> smoke_test.Endpoints:
@@ -262,15 +270,14 @@ def events(target: Target, args: argparse.Namespace) -> int:
 
 def replay(entry: LedgerEntry, target: Target, to: str | None) -> dict[str, Any]:
     """Redelivers with the original key as IdempotencyKey, so a replay can't double a delivery."""
-    if entry.reason == FORWARD_FAILED:
+    if entry.reason == Outcome.FORWARD_FAILED:
         return replay_forward(entry, target)
     key = recipient_key(to) if to else entry.recipient
     call = target.registry.active_call(key)
     if call is None:
         return {"event_key": entry.event_key, "status": "no_active_call", "recipient": key}
     try:
-        deadline = Deadline(lambda: REPLAY_SECONDS * 1000)
-        sent = target.dispatcher.send(key, call.call_sid, entry.content, entry.event_key, deadline)
+        sent = target.udm_out.send(key, call.call_sid, entry.content, entry.event_key, Deadline.after(REPLAY_SECONDS))
     except BridgeError as error:
         return {"event_key": entry.event_key, "status": error.code, "detail": error.detail}
     target.ledger.mark_replayed(entry.event_key, sent.message_sid)
@@ -285,9 +292,9 @@ def replay(entry: LedgerEntry, target: Target, to: str | None) -> dict[str, Any]
 def replay_forward(entry: LedgerEntry, target: Target) -> dict[str, Any]:
     """Forwards a call message again with its SID as webhook-id, so the receiver can dedupe it."""
     try:
-        forwarded = target.forwarder.deliver(entry.event_id, entry.content, Deadline(lambda: REPLAY_SECONDS * 1000))
+        forwarded = target.forwarder.deliver(entry.event_id, entry.content, Deadline.after(REPLAY_SECONDS))
     except ForwardFailed as failed:
-        return {"event_key": entry.event_key, "status": FORWARD_FAILED, "detail": failed.detail}
+        return {"event_key": entry.event_key, "status": Outcome.FORWARD_FAILED, "detail": failed.detail}
     target.ledger.mark_replayed(entry.event_key, entry.event_id)
     return {"event_key": entry.event_key, "status": "forwarded", "receiver_status": forwarded.status}
 

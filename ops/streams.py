@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from bridge.adapters.dynamodb.streams import table_of
+from bridge.entrypoints.streams import table_of
 
 if TYPE_CHECKING:
-    from bridge.adapters.dynamodb.streams import StreamRouter
+    from bridge.entrypoints.streams import FlushStreamRouter
 
 # A redrive may take this long per batch (a flush posts to Twilio); the description stays hidden meanwhile.
 REDRIVE_SECONDS = 300
@@ -68,7 +68,7 @@ def summary(message: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def redrive(sqs: Any, queue_url: str, streams: Any, router: StreamRouter) -> list[dict[str, Any]]:
+def redrive(sqs: Any, queue_url: str, streams: Any, router: FlushStreamRouter) -> list[dict[str, Any]]:
     """Replays every described batch through the router; deletes each description that succeeds."""
     results: list[dict[str, Any]] = []
     while True:
@@ -84,7 +84,7 @@ def redrive(sqs: Any, queue_url: str, streams: Any, router: StreamRouter) -> lis
             results.append(result)
 
 
-def _redrive_one(message: dict[str, Any], streams: Any, router: StreamRouter) -> dict[str, Any]:
+def _redrive_one(message: dict[str, Any], streams: Any, router: FlushStreamRouter) -> dict[str, Any]:
     result = summary(message)
     if "SubscribeFunction" in str(result.get("function") or ""):
         # Subscribing is not the flush use case: the leg subscribes again on its next registration.

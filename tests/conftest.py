@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bridge import runtime
+from bridge import bootstrap
 
 if TYPE_CHECKING:
     from helpers import Bridge
@@ -26,9 +26,9 @@ def stack() -> Iterator[LocalStack]:
     with pytest.MonkeyPatch.context() as env, LocalStack() as local:
         for name, value in local.environment().items():
             env.setenv(name, value)
-        runtime.reset()
+        bootstrap.reset()
         yield local
-        runtime.reset()
+        bootstrap.reset()
 
 
 @pytest.fixture
@@ -45,11 +45,11 @@ def fresh_runtime(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterato
     """For tests that change configuration or secrets: a new container before and after."""
     from local.stack import TWILIO_SECRET_NAME, WEBHOOK_SECRET_NAME
 
-    runtime.reset()
+    bootstrap.reset()
     original_twilio = stack.client("secretsmanager").get_secret_value(SecretId=TWILIO_SECRET_NAME)["SecretString"]
     original_webhook = stack.client("secretsmanager").get_secret_value(SecretId=WEBHOOK_SECRET_NAME)["SecretString"]
     yield monkeypatch
     monkeypatch.undo()
     stack.put_secret(TWILIO_SECRET_NAME, original_twilio)
     stack.put_secret(WEBHOOK_SECRET_NAME, original_webhook)
-    runtime.reset()
+    bootstrap.reset()

@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bridge.api import call_status_app
+from bridge.entrypoints.http import call_status_app
 from bridge.observability import logger, metrics
 
 app = call_status_app()

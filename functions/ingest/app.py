@@ -4,8 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bridge import snapstart
-from bridge.api import ingest_app
+from bridge.entrypoints import snapstart
+from bridge.entrypoints.http import ingest_app
 from bridge.observability import logger, metrics
 
 app = ingest_app()

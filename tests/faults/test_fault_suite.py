@@ -24,7 +24,7 @@ import pytest
 import requests
 from helpers import ledger_entry, new_event_body, wait_for
 
-from bridge import runtime
+from bridge import bootstrap
 from local.dynamo_faults import DynamoFaultProxy, Rule
 from local.front import HttpFront
 from local.stack import LocalStack
@@ -63,7 +63,7 @@ def plan(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Plan]:
     monkeypatch.setenv("PUBLIC_BASE_URL", front.base_url)
     monkeypatch.setenv("TWILIO_TIMEOUT_SECONDS", "0.5")
     monkeypatch.setenv("TWILIO_MAX_ATTEMPTS", "4")
-    runtime.reset()
+    bootstrap.reset()
     stack.emulator.reset()
     tag = uuid.uuid4().hex[:6]
     callback = f"{front.base_url}/twilio/call-status"
@@ -82,7 +82,7 @@ def plan(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Plan]:
     front.stop()
     stack.emulator.clear_faults()
     monkeypatch.undo()
-    runtime.reset()
+    bootstrap.reset()
 
 
 def send(

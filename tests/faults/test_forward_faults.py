@@ -23,7 +23,7 @@ import pytest
 from helpers import ledger_entry, wait_for
 from standardwebhooks.webhooks import Webhook
 
-from bridge import runtime
+from bridge import bootstrap
 from local.dynamo_faults import DynamoFaultProxy, Rule
 from local.front import HttpFront
 from local.stack import FORWARD_SECRET_NAME, LocalStack
@@ -43,7 +43,7 @@ def calls(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[s
     monkeypatch.setenv("PUBLIC_BASE_URL", front.base_url)
     monkeypatch.setenv("FORWARD_TIMEOUT_SECONDS", "0.5")
     monkeypatch.setenv("FORWARD_MAX_ATTEMPTS", "4")
-    runtime.reset()
+    bootstrap.reset()
     stack.emulator.reset()
     stack.receiver.reset()
     # Registration first, without faults: the subject here is what comes back from the calls.
@@ -63,7 +63,7 @@ def calls(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[s
     proxy.stop()
     front.stop()
     monkeypatch.undo()
-    runtime.reset()
+    bootstrap.reset()
 
 
 def test_every_accepted_message_is_forwarded_or_ledgered_and_replayable(

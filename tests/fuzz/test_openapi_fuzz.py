@@ -34,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from twilio.request_validator import RequestValidator
 
-from bridge.call_status import FormParams
+from bridge.usecases.call_status import FormParams
 from local.front import HttpFront
 from local.senders import standard_webhooks_headers
 from local.stack import LocalStack

@@ -21,8 +21,8 @@ from helpers import Bridge, ledger_entry, new_call_sid, new_id, wait_for
 from standardwebhooks.webhooks import Webhook
 from twilio.request_validator import RequestValidator
 
-from bridge import runtime
-from bridge.adapters.dynamodb.owners import DynamoCallOwners
+from bridge import bootstrap
+from bridge.adapters.dynamodb.call_owners import DynamoCallOwners
 from local.front import HttpFront
 from local.lambda_runtime import http_event
 from local.stack import FORWARD_SECRET_NAME, LocalStack
@@ -215,7 +215,7 @@ def test_a_receiver_that_is_down_ends_in_the_ledger_and_replay_delivers_it(
     bridge: Bridge, receiver: Any, fresh_runtime: pytest.MonkeyPatch
 ) -> None:
     fresh_runtime.setenv("FORWARD_MAX_ATTEMPTS", "2")
-    runtime.reset()
+    bootstrap.reset()
     key, call_sid = owned_call(bridge.stack)
     sid = new_message_sid()
     url = receiver.url
@@ -270,7 +270,7 @@ def subscriptions_of(stack: LocalStack, call_sid: str) -> list[dict[str, Any]]:
 def through_front(front: HttpFront, monkeypatch: pytest.MonkeyPatch) -> str:
     """Twilio (the emulator) calls the front, so signed URLs and the Callback are the front's."""
     monkeypatch.setenv("PUBLIC_BASE_URL", front.base_url)
-    runtime.reset()
+    bootstrap.reset()
     return f"{front.base_url}/twilio/call-status"
 
 

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from helpers import EVENTS, Bridge, body_key, ledger_entry, new_event_body, new_id, rfc3339
 
-from bridge import runtime
-from bridge.adapters.dynamodb.sightings import DynamoSightings
+from bridge import bootstrap
+from bridge.adapters.dynamodb.first_seen import DynamoFirstSeen
+from bridge.settings import RegistrySettings
 from local.senders import github_headers
 from ops.cli import main
 
@@ -30,7 +31,7 @@ def call_started(bridge: Bridge, seconds_ago: float, key: str | None = None) -> 
     """A live call (the emulator has it) that its status callbacks said started `seconds_ago`."""
     key = key or f"identity:{new_id()}"
     call = bridge.stack.emulator.create_call(bridge.stack.credentials.account.account_sid, status="in-progress")
-    registry = runtime.registry("CallsTable", client=bridge.stack.client("dynamodb"))
+    registry = bootstrap.registry(RegistrySettings("CallsTable"), client=bridge.stack.client("dynamodb"))
     sid = str(call["sid"])
     change = registry.started(key, sid, ttl_seconds=4 * HOUR, started=time.time() - seconds_ago, leg=sid, seq=None)
     assert change.active == sid
@@ -140,7 +141,7 @@ def test_a_github_redelivery_hours_after_the_first_attempt_is_stale(bridge: Brid
     payload["sender"]["login"] = name
     raw = json.dumps(payload)
     two_hours_ago = time.time() - 2 * HOUR
-    sightings = DynamoSightings(
+    sightings = DynamoFirstSeen(
         "IdempotencyTable", bridge.stack.client("dynamodb"), 48 * HOUR, clock=lambda: two_hours_ago
     )
     # GitHub signs no timestamp: the signed body, not the unsigned delivery ID, is the event

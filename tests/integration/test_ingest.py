@@ -505,9 +505,9 @@ def test_twilio_rejecting_the_credentials_is_a_502(bridge: Bridge, fresh_runtime
     bridge.stack.put_secret(
         TWILIO_SECRET_NAME, json.dumps({"account_sid": account.account_sid, "auth_token": account.auth_token})
     )
-    from bridge import runtime
+    from bridge import bootstrap
 
-    runtime.reset()
+    bootstrap.reset()
     assert bridge.post_event(body, event_id=event_id).status == 200
 
 

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from helpers import Bridge, ledger_entry, new_event_body, new_id, wait_for
 
-from bridge import runtime
-from bridge.retry import Deadline
+from bridge import bootstrap
+from bridge.domain.retry import Deadline
 
 pytestmark = pytest.mark.integration
 
@@ -136,7 +136,7 @@ def test_two_flushers_deliver_each_parked_event_exactly_once(bridge: Bridge) -> 
         poller.pause()
     try:
         register(bridge, key)
-        flusher = runtime.flush_router().service.flusher
+        flusher = bootstrap.flush().flush
         bridge.stack.emulator.add_fault({"latency_ms": 50, "count": 20})
 
         # When two flushers race over the same recipient

@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 import pytest
 from helpers import Bridge, load_event, new_id
 
-from bridge import runtime
+from bridge import bootstrap
+from bridge.settings import RegistrySettings
 from local import template
 from local.invoke import ENV_FILE, function_environment
 from local.sign import resign_event
@@ -68,7 +69,8 @@ def test_env_json_reaches_the_running_stack_from_a_process_with_exactly_that_env
 
     # And alice on a live call in the running stack, and the sample event re-signed for it
     call = stack.emulator.create_call(stack.credentials.account.account_sid)
-    runtime.registry("CallsTable", client=stack.client("dynamodb")).register("identity:alice", call["sid"], 600)
+    registry = bootstrap.registry(RegistrySettings("CallsTable"), client=stack.client("dynamodb"))
+    registry.register("identity:alice", call["sid"], 600)
     sample = load_event("ingest-delivered.json")
     sample["headers"]["webhook-id"] = f"evt_{new_id()}"  # a first delivery, whatever ran before
     event = resign_event(sample, stack.webhook_secrets())

@@ -219,9 +219,9 @@ def test_old_secret_formats_keep_working_for_default(bridge: Bridge, fresh_runti
     bridge.stack.put_secret(WEBHOOK_SECRET_NAME, bridge.stack.credentials.webhook_secret)
     assert bridge.post_event(new_event_body(key)).status == 200
     bridge.stack.put_secret(WEBHOOK_SECRET_NAME, json.dumps([bridge.stack.credentials.webhook_secret]))
-    from bridge import runtime
+    from bridge import bootstrap
 
-    runtime.reset()
+    bootstrap.reset()
     assert bridge.post_event(new_event_body(key)).status == 200
 
 

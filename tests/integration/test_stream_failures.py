@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from helpers import Bridge, ledger_entry, new_event_body, new_id, wait_for
 
-from bridge import runtime
+from bridge import bootstrap
 from local.dynamo_faults import DynamoFaultProxy, Rule
 from local.stack import LocalStack
 from ops.cli import main
@@ -62,13 +62,13 @@ def test_an_expiry_that_fails_processing_reaches_the_ledger_after_redrive(
     proxy = DynamoFaultProxy(stack.aws_endpoint).start()
     proxy.set_rules(Rule(operation="PutItem", rate=1.0, error="InternalServerError"))
     fresh_runtime.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.url)
-    runtime.reset()
+    bootstrap.reset()
     try:
         # Then the mapping gives up on the record and describes it in the OnFailure queue
         described = wait_for(lambda: queued(stack, "ParkedTable"), timeout=100, interval=0.5)
     finally:
         fresh_runtime.delenv("AWS_ENDPOINT_URL_DYNAMODB")
-        runtime.reset()
+        bootstrap.reset()
         proxy.stop()
     assert described[0]["condition"] == "RetryAttemptsExhausted"
     assert described[0]["first_sequence_number"]

@@ -17,12 +17,13 @@ pytestmark = pytest.mark.integration
 SEND = """
 import json, sys
 from bridge.adapters.twilio.credentials import TwilioCredentials
-from bridge.adapters.twilio.messages import TwilioMessageSender, http_client
+from bridge.adapters.twilio.rest import http_client
+from bridge.adapters.twilio.udm_out import TwilioUdmSender
 from bridge.adapters.twilio.subscriptions import TwilioSubscriber
 
 base_url, account_sid, auth_token, call_sid = sys.argv[1:]
 credentials = TwilioCredentials(account_sid=account_sid, auth_token=auth_token)
-sender = TwilioMessageSender(lambda: credentials, http_client(timeout=5), base_url)
+sender = TwilioUdmSender(lambda: credentials, http_client(timeout=5), base_url)
 subscriber = TwilioSubscriber(lambda: credentials, http_client(timeout=5), base_url)
 sent = sender.send(call_sid, '{"hello":"world"}', "lean-key-1", timeout=5)
 subscription = subscriber.subscribe(call_sid, "https://example.com/cb", "lean-key-2", timeout=5)

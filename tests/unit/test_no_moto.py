@@ -22,14 +22,17 @@ print(json.dumps(sorted(stand_ins)))
 
 
 def test_unit_test_modules_import_no_moto() -> None:
-    modules = sorted(path.stem for path in UNIT.glob("test_*.py"))
-    assert "test_signatures" in modules
-    assert "test_ingest_parking" in modules
-    # The unit test modules, as pytest imports them (rootdir-relative pythonpath, rootdir-less tests)
-    path = os.pathsep.join(str(ROOT / part) for part in ("tests/unit", "layers/bridge", ".", "tests"))
+    # Every unit test module, in the folders of the layer's own, as pytest imports them (packages
+    # under tests/, which is on the path)
+    modules = sorted(
+        ".".join(path.relative_to(ROOT / "tests").with_suffix("").parts) for path in UNIT.rglob("test_*.py")
+    )
+    assert "unit.sources.test_signatures" in modules
+    assert "unit.usecases.test_ingest" in modules
+    path = os.pathsep.join(str(ROOT / part) for part in ("layers/bridge", ".", "tests"))
     env = {**os.environ, "PYTHONPATH": path}
     probe = subprocess.run(  # noqa: S603 - this interpreter, this repository's modules
-        [sys.executable, "-c", PROBE, *modules, "helpers", "conftest"],
+        [sys.executable, "-c", PROBE, *modules, "unit.fakes", "helpers", "conftest"],
         cwd=ROOT,
         env=env,
         capture_output=True,

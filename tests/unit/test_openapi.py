@@ -9,7 +9,7 @@ from openapi_contract import document
 from openapi_spec_validator import validate
 from openapi_spec_validator.versions import consts, get_spec_version
 
-from bridge import errors
+from bridge.domain import errors
 from local.template import load
 
 

@@ -8,8 +8,11 @@ import re
 from typing import Any
 
 import pytest
-from emitted import emitted_metrics, reasons_by_outcome
 
+from bridge.domain import errors
+from bridge.domain.outcomes import Outcome
+from bridge.entrypoints.outcomes import OUTCOMES
+from bridge.observability import RETRIES, Latency
 from local import template
 
 TEMPLATE = template.load()
@@ -18,6 +21,27 @@ RAW = template.TEMPLATE.read_text(encoding="utf-8")
 NAMESPACE = TEMPLATE.document["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
 TOPIC = {"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}
 FUNCTIONS = sorted(TEMPLATE.functions())
+
+
+def emitted_metrics() -> frozenset[str]:
+    """Every metric the code can emit: one per outcome, the latencies, the retries, and Powertools'
+    ColdStart where a handler asks for it."""
+    handlers = (template.ROOT / "functions").glob("*/app.py")
+    cold = any("capture_cold_start_metric=True" in path.read_text(encoding="utf-8") for path in handlers)
+    return frozenset({*Outcome, *Latency, RETRIES, *(["ColdStart"] if cold else [])})
+
+
+def reasons_by_outcome() -> dict[str, frozenset[str]]:
+    """`reason` dimension values per metric: each error class's `code`, under its `outcome`."""
+    found: dict[str, set[str]] = {}
+    for value in vars(errors).values():
+        if isinstance(value, type) and issubclass(value, errors.BridgeError):
+            found.setdefault(value.outcome, set()).add(value.code)
+    return {outcome: frozenset(codes) for outcome, codes in found.items()}
+
+
+def test_every_outcome_has_its_line_in_the_one_table() -> None:
+    assert set(OUTCOMES) == set(Outcome)
 
 
 def of_type(kind: str) -> dict[str, dict[str, Any]]:

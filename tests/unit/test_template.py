@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bridge.config import (
+from bridge.settings import (
     CallsSettings,
     CallStatusSettings,
     EnvSettings,

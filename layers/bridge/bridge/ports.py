@@ -1,7 +1,8 @@
 """Every port a use case needs: what it asks of the outside world, in domain terms.
 
-Adapters (bridge.adapters) implement these; runtime.py plugs them in. Each raises domain errors
-(bridge.errors), never an SDK's, so a use case can be tested with plain in-memory stand-ins.
+Adapters (bridge.adapters) implement these; bootstrap.py plugs them in. Each raises domain errors
+(bridge.domain.errors), never an SDK's, so a use case can be tested with the in-memory fakes of
+tests/unit/fakes.py.
 """
 
 from __future__ import annotations
@@ -10,10 +11,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from bridge.domain.calls import ActiveCall, CallEntry, Change, SentMessage
+    from bridge.domain.events import Event
+    from bridge.domain.inbound import FormParams
+    from bridge.domain.parking import LedgerEntry, ParkedEvent
+    from bridge.domain.retry import Deadline
 
-    from bridge.model import ActiveCall, CallEntry, Change, Event, FlushResult, LedgerEntry, ParkedEvent, SentMessage
-    from bridge.retry import Deadline
+
+# -- the call registry and what waits for it -------------------------------------------------------
 
 
 class CallRegistry(Protocol):
@@ -62,7 +67,7 @@ class Ledger(Protocol):
     def mark_replayed(self, event_key: str, message_sid: str) -> None: ...
 
 
-class Sightings(Protocol):
+class FirstSeen(Protocol):
     """When the bridge first saw each event: the event time of sources that send none."""
 
     def first_seen(self, event_key: str) -> float:
@@ -72,14 +77,15 @@ class Sightings(Protocol):
 
 class IdempotencyGate(Protocol):
     def run(
-        self,
-        key: str,
-        body: Any,
-        function: Callable[[], dict[str, Any]],
-        lambda_context: LambdaContext | None,
+        self, key: str, body: Any, function: Callable[[], dict[str, Any]], deadline: Deadline
     ) -> tuple[dict[str, Any], bool]:
-        """Runs `function` once per key; returns its result and whether it was replayed."""
+        """Runs `function` once per key; returns its result and whether it was replayed.
+
+        A claim left by an invocation that dies expires with `deadline`."""
         ...
+
+
+# -- secrets and signatures ------------------------------------------------------------------------
 
 
 class WebhookSecrets(Protocol):
@@ -88,28 +94,30 @@ class WebhookSecrets(Protocol):
         ...
 
 
-class CallbackSignatures(Protocol):
-    def verify(self, url: str, params: Mapping[str, list[str]], signature: str, settings: str | None) -> None:
-        """Returns when Twilio signed this callback; raises InvalidTwilioSignature otherwise."""
+class TwilioSignatures(Protocol):
+    """X-Twilio-Signature, checked against the account's auth token(s)."""
+
+    def verify(self, url: str, signed: FormParams | str, signature: str, settings: str | None) -> None:
+        """Returns when Twilio signed this request: `signed` is the form's fields, or a JSON body's
+        text (whose SHA-256 the URL's bodySHA256 carries). Raises InvalidTwilioSignature otherwise."""
 
 
-class MessageSender(Protocol):
+# -- Twilio out ------------------------------------------------------------------------------------
+
+
+class UdmSender(Protocol):
     def send(self, call_sid: str, content: str, idempotency_key: str, timeout: float) -> SentMessage:
-        """One attempt; raises retry.Transient for what another attempt may fix."""
+        """One attempt at a User Defined Message; raises retry.Transient for what another attempt may fix."""
         ...
 
 
-class Dispatcher(Protocol):
-    def send(self, recipient: str, call_sid: str, content: str, key: str, deadline: Deadline) -> SentMessage:
-        """One message to one call inside the retry budget; raises CallNotActive when the call is gone."""
+class Subscriber(Protocol):
+    def subscribe(self, call_sid: str, callback_url: str, idempotency_key: str, timeout: float) -> str:
+        """One attempt; returns the subscription SID. Raises Transient, CallNotActive or TwilioError."""
         ...
 
 
-class Flusher(Protocol):
-    def flush(self, recipient: str, deadline: Deadline) -> FlushResult: ...
-
-
-# -- messages from the call (call_messages, messages, forward, subscribe) --------------------------
+# -- messages from the call ------------------------------------------------------------------------
 
 
 class CallOwners(Protocol):
@@ -124,22 +132,12 @@ class CallOwners(Protocol):
     def subscribed(self, call_sid: str, subscription_sid: str) -> None: ...
 
 
-class Subscriber(Protocol):
-    def subscribe(self, call_sid: str, callback_url: str, idempotency_key: str, timeout: float) -> str:
-        """One attempt; returns the subscription SID. Raises retry.Transient, CallNotActive or TwilioError."""
-        ...
-
-
-class MessageQueue(Protocol):
+class CallMessageQueue(Protocol):
     def enqueue(self, body: str) -> None: ...
-
-
-class MessageSignatures(Protocol):
-    def verify_json(self, url: str, body: str, signature: str, settings: str | None) -> None:
-        """A JSON callback: the signature covers the URL, whose bodySHA256 covers the body."""
 
 
 class WebhookSender(Protocol):
     def send(self, webhook_id: str, body: str, timeout: float) -> int:
-        """One signed attempt; returns the status. Raises retry.Transient for what another attempt may fix."""
+        """One signed attempt; returns the status. Raises Transient for what another attempt may fix,
+        ForwardRefused for an answer no retry changes."""
         ...

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
 
-from bridge.errors import ConfigurationError, StoreUnavailable
+from bridge.domain.errors import ConfigurationError, StoreUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager.client import SecretsManagerClient

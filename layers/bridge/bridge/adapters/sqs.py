@@ -1,4 +1,4 @@
-"""The message queue on SQS: the MessageQueue port. /twilio/messages answers only once SQS holds the message."""
+"""The message queue on SQS: the CallMessageQueue port. /twilio/messages answers only once SQS holds the message."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bridge.errors import StoreUnavailable
+from bridge.domain.errors import StoreUnavailable
 
 
-class SqsMessageQueue:
+class SqsCallMessageQueue:
     def __init__(self, queue_url: str, client: Any) -> None:
         self._url = queue_url
         self._client = client

@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bridge.errors import BridgeError, ConfigurationError, StoreUnavailable
+from bridge.domain.errors import BridgeError, ConfigurationError, StoreUnavailable
 
 TRANSIENT_CODES = {
     "ProvisionedThroughputExceededException",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bridge.adapters.dynamodb.codec import build, from_item, to_item
 from bridge.adapters.dynamodb.errors import store_errors
-from bridge.model import LedgerEntry
+from bridge.domain.parking import LedgerEntry
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient

@@ -12,12 +12,12 @@ from botocore.exceptions import ClientError
 
 from bridge.adapters.dynamodb.codec import build, from_item, to_item
 from bridge.adapters.dynamodb.errors import CONDITION_FAILED, store_errors
-from bridge.model import CLAIMED, PARKED, ParkedEvent
+from bridge.domain.parking import CLAIMED, PARKED, ParkedEvent
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
-    from bridge.model import Event
+    from bridge.domain.events import Event
 
 # Longer than one flush of a key can take inside a Lambda's deadline.
 LEASE_SECONDS = 60

@@ -25,8 +25,8 @@ from botocore.exceptions import ClientError
 
 from bridge.adapters.dynamodb.codec import build, from_item, to_item
 from bridge.adapters.dynamodb.errors import CONDITION_FAILED, store_errors
-from bridge.errors import CallMismatch, CallNotFound, StoreUnavailable
-from bridge.model import ActiveCall, CallEntry, CallState, Change
+from bridge.domain.calls import ActiveCall, CallEntry, CallState, Change
+from bridge.domain.errors import CallMismatch, CallNotFound, StoreUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient

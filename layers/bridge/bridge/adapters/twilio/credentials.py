@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.errors import ConfigurationError
+from bridge.domain.errors import ConfigurationError
 
 
 @dataclass(frozen=True)

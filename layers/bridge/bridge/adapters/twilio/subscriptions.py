@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.adapters.twilio.messages import TwilioCalls
+from bridge.adapters.twilio.rest import TwilioCalls
 
 
 class TwilioSubscriber(TwilioCalls):

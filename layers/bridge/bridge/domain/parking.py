@@ -1,0 +1,108 @@
+"""Parked events (waiting for their recipient's call) and the ledger of accepted events that ended
+without delivery."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bridge.domain.outcomes import Happening, Outcome
+
+PARKED = "parked"
+CLAIMED = "claimed"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    event_key: str
+    event_id: str
+    source: str
+    recipient: str
+    reason: str  # an Outcome: stale, expired, call_ended, twilio_refused, forward_failed
+    content: str
+    attempts: int
+    parked_at: float
+    failed_at: float
+    detail: str = ""
+    twilio_code: int | None = None
+    replayed_at: float | None = None
+    replay_message_sid: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """What a ledger entry is about: an event (or a call message) the bridge accepted, with what it
+    would have sent. The one way a ledger entry is made."""
+
+    event_key: str
+    event_id: str
+    source: str
+    recipient: str
+    content: str
+    accepted_at: float
+
+    def failed(
+        self,
+        reason: Outcome,
+        detail: str,
+        *,
+        attempts: int = 0,
+        twilio_code: int | None = None,
+        now: float | None = None,
+    ) -> LedgerEntry:
+        return LedgerEntry(
+            event_key=self.event_key,
+            event_id=self.event_id,
+            source=self.source,
+            recipient=self.recipient,
+            reason=str(reason),
+            content=self.content,
+            attempts=attempts,
+            parked_at=self.accepted_at,
+            failed_at=time.time() if now is None else now,
+            detail=detail,
+            twilio_code=twilio_code,
+        )
+
+
+@dataclass(frozen=True)
+class ParkedEvent:
+    recipient: str
+    arrival: str
+    event_key: str
+    event_id: str
+    source: str
+    content: str
+    parked_at: float
+    expires_at: int
+    state: str = PARKED
+    lease_until: float = 0.0
+    attempts: int = 0
+
+    def undelivered(self) -> Undelivered:
+        return Undelivered(self.event_key, self.event_id, self.source, self.recipient, self.content, self.parked_at)
+
+
+@dataclass
+class FlushResult:
+    """Each parked event's end in one flush (flushed, expired, call_ended or twilio_refused), and any
+    stale mapping it removed."""
+
+    ended: list[Happening] = field(default_factory=list)
+    blocked: bool = False  # stopped before the end: the rest wait for the next flush
+
+    @property
+    def delivered(self) -> dict[str, tuple[str, str]]:
+        """Event key -> (call sid, message sid) of each parked event this flush delivered."""
+        return {
+            item.get("event_key"): (item.get("call_sid"), item.get("message_sid"))
+            for item in self.ended
+            if item.outcome is Outcome.FLUSHED
+        }
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for item in self.ended if item.outcome is outcome)

@@ -1,0 +1,111 @@
+"""The flush use case: parked events reach their recipient's call, in order, each exactly once.
+
+Two paths flush: the CallsTable stream when a call registers, and ingest right after parking
+(the registration may have landed in between). Each event is claimed before it is posted, so
+exactly one flusher posts it; a claim is a lease, so a flusher that dies mid-way doesn't strand
+the event. Posts keep the event's IdempotencyKey, so even a lease taken over after Twilio
+accepted can't make a second message. A failing head event holds the ones behind it: they are
+never posted out of order. Every parked event ends as one outcome: flushed, expired, call_ended
+or twilio_refused, in the FlushResult the entry point logs and counts.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from bridge.domain.errors import CallNotActive, TwilioCredentialsRejected, TwilioRejected, TwilioUnavailable
+from bridge.domain.outcomes import Happening, Outcome, stale_mapping_removed
+from bridge.domain.parking import FlushResult
+
+if TYPE_CHECKING:
+    from bridge.domain.calls import CallState
+    from bridge.domain.parking import ParkedEvent
+    from bridge.domain.retry import Deadline
+    from bridge.ports import CallRegistry, Ledger, ParkedStore
+    from bridge.usecases.udm_out import UdmOut
+
+_NO_CALL = "no call registered before the hold ran out"
+
+
+class ParkedFlush:
+    def __init__(
+        self,
+        store: ParkedStore,
+        registry: CallRegistry,
+        udm_out: UdmOut,
+        ledger: Ledger,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self._registry = registry
+        self._udm_out = udm_out
+        self._ledger = ledger
+        self._clock = clock
+
+    def call_changed(self, key: str, state: CallState, deadline: Deadline) -> FlushResult:
+        """The CallsTable stream: a key's calls changed; flush when one of them is live."""
+        if state.active(self._clock()) is None:
+            return FlushResult()  # a call ended or was refreshed to nothing live: nothing to flush to
+        return self.flush(key, deadline)
+
+    def flush(self, recipient: str, deadline: Deadline) -> FlushResult:
+        """Delivers the recipient's parked events in order, each exactly once.
+
+        Raises TwilioUnavailable (after releasing the event) when Twilio fails transiently, so a
+        stream batch is retried; the events behind the failing one stay parked, in order. The
+        error carries what this flush did before it (`happened`).
+        """
+        result = FlushResult()
+        pending = self.store.pending(recipient)
+        if not pending:
+            return result
+        token = secrets.token_hex(8)
+        call = self._registry.active_call(recipient)
+        for event in pending:
+            if event.expires_at <= self._clock():
+                if self.store.remove(event, None):
+                    result.ended.append(self.expired(event))
+                continue
+            if call is None or not self.store.claim(event, token):
+                # No call (yet), or another flusher is posting this one: keep the order.
+                result.blocked = True
+                break
+            try:
+                sent = self._udm_out.send(recipient, call.call_sid, event.content, event.event_key, deadline)
+            except (TwilioUnavailable, TwilioCredentialsRejected) as failed:
+                self.store.release(event, token)
+                failed.happened.extend(result.ended)
+                raise
+            except CallNotActive as gone:
+                if gone.mapping_removed:
+                    result.ended.append(stale_mapping_removed(recipient, gone.call_sid, gone.twilio_code))
+                detail = "the call ended before the event could be delivered"
+                result.ended.append(self._fail(event, token, Outcome.CALL_ENDED, detail))
+                result.blocked = True
+                break
+            except TwilioRejected as refused:
+                failed_event = self._fail(event, token, Outcome.TWILIO_REFUSED, refused.detail, refused.twilio_code)
+                result.ended.append(failed_event)
+                continue
+            self.store.remove(event, token)
+            fields = {"event_key": event.event_key, "call_sid": sent.call_sid, "message_sid": sent.message_sid}
+            result.ended.append(Happening(Outcome.FLUSHED, fields))
+        return result
+
+    def expired(self, event: ParkedEvent) -> Happening:
+        """A parked event whose hold ran out before a call registered (found by a flush, or removed
+        by DynamoDB's TTL): into the ledger."""
+        self._ledger.record(event.undelivered().failed(Outcome.EXPIRED, _NO_CALL, attempts=event.attempts))
+        return Happening(Outcome.EXPIRED, {"event_key": event.event_key, "recipient": event.recipient})
+
+    def _fail(
+        self, event: ParkedEvent, token: str, reason: Outcome, detail: str, twilio_code: int | None = None
+    ) -> Happening:
+        # Ledger first: if the delete then fails, a later flush finds the event again, not a hole.
+        entry = event.undelivered().failed(reason, detail, attempts=event.attempts, twilio_code=twilio_code)
+        self._ledger.record(entry)
+        self.store.remove(event, token)
+        return Happening(reason, {"event_key": event.event_key, "detail": detail})

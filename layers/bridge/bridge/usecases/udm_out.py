@@ -1,0 +1,48 @@
+"""One User Defined Message to one call, inside the retry budget: shared by ingest, the flusher and replays."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from bridge.domain.errors import CallNotActive, TwilioUnavailable
+from bridge.domain.retry import BudgetExhausted, Deadline, RetryPolicy, run_with_retries
+from bridge.observability import Latency, record_latency, retry_logged
+
+if TYPE_CHECKING:
+    from bridge.domain.calls import SentMessage
+    from bridge.ports import CallRegistry, UdmSender
+
+
+class UdmOut:
+    def __init__(self, sender: UdmSender, policy: RetryPolicy, registry: CallRegistry) -> None:
+        self._sender = sender
+        self._policy = policy
+        self._registry = registry
+
+    def send(self, recipient: str, call_sid: str, content: str, key: str, deadline: Deadline) -> SentMessage:
+        """Posts with the same IdempotencyKey on every attempt, so a retry can't become a second message.
+
+        Raises TwilioUnavailable when the budget runs out, CallNotActive (after ending the stale
+        mapping, which it says in `mapping_removed`) when Twilio says the call is gone, and the
+        sender's other permanent errors as they are.
+        """
+        started = time.perf_counter()
+        try:
+            sent = run_with_retries(
+                lambda timeout: self._sender.send(call_sid, content, key, timeout),
+                self._policy,
+                deadline,
+                on_retry=retry_logged("twilio"),
+            )
+        except BudgetExhausted as exhausted:
+            raise TwilioUnavailable(
+                f"Twilio did not accept the message after {exhausted.attempts} attempt(s): {exhausted}.",
+                retry_after=exhausted.retry_after_seconds,
+            ) from None
+        except CallNotActive as gone:
+            # A newer call of the recipient is untouched: only the call Twilio named is ended.
+            gone.mapping_removed = self._registry.forget_stale(recipient, gone.call_sid)
+            raise
+        record_latency(Latency.DELIVERY, (time.perf_counter() - started) * 1000)
+        return sent

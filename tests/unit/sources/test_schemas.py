@@ -1,0 +1,143 @@
+"""Parsing, schema validation and Content building: pure logic, no sockets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bridge.domain.errors import ContentTooLarge, MalformedBody, SchemaViolation
+from bridge.domain.events import Event
+from bridge.domain.limits import parse_limited_json as parse_json
+from bridge.sources.profiles import default_profile
+
+
+def parse_event(event_id: str, document: object) -> Event:
+    """The default source reading its own envelope, as /events does after the signature check."""
+    return default_profile().extract({"webhook-id": event_id}, document)
+
+
+def envelope(**overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "type": "helpdesk.ticket.opened",
+        "timestamp": "2026-11-28T09:30:00+01:00",
+        "to": "identity:alice",
+        "data": {"ticket": 42},
+    }
+    body.update(overrides)
+    return body
+
+
+def violations(document: object) -> list[dict[str, str]]:
+    with pytest.raises(SchemaViolation) as raised:
+        parse_event("evt_1", document)
+    errors: list[dict[str, str]] = raised.value.extensions["errors"]
+    return errors
+
+
+def test_valid_envelope_becomes_an_event() -> None:
+    event = parse_event("evt_1", envelope())
+    assert (event.id, event.type, event.to, event.data) == (
+        "evt_1",
+        "helpdesk.ticket.opened",
+        "identity:alice",
+        {"ticket": 42},
+    )
+
+
+def test_content_is_compact_json_with_the_event_id_and_without_the_recipient() -> None:
+    event = parse_event("evt_1", envelope(data={"note": "café"}))
+    content = event.content()
+    assert json.loads(content) == {
+        "id": "evt_1",
+        "type": "helpdesk.ticket.opened",
+        "timestamp": "2026-11-28T09:30:00+01:00",
+        "data": {"note": "café"},
+    }
+    assert " " not in content.replace("helpdesk", "")
+    assert "café" in content  # UTF-8 as is, not \\u escapes that would inflate the size
+
+
+@pytest.mark.parametrize("timestamp", ["2026-11-28", "28/11/2026 10:00", "2026-11-28T25:00:00Z", "now"])
+def test_timestamp_must_be_rfc3339(timestamp: str) -> None:
+    assert [e["pointer"] for e in violations(envelope(timestamp=timestamp))] == ["/timestamp"]
+
+
+@pytest.mark.parametrize("to", ["", "x" * 257, 7, None])
+def test_recipient_is_one_to_256_characters(to: object) -> None:
+    assert [e["pointer"] for e in violations(envelope(to=to))] == ["/to"]
+
+
+def test_recipient_of_exactly_256_characters_is_fine() -> None:
+    assert parse_event("e", envelope(to="x" * 256)).to == "x" * 256
+
+
+@pytest.mark.parametrize("event_type", ["../../etc/passwd", "a b", "", "x" * 129])
+def test_type_is_a_plain_name(event_type: str) -> None:
+    assert [e["pointer"] for e in violations(envelope(type=event_type))] == ["/type"]
+
+
+def test_unknown_envelope_fields_are_refused() -> None:
+    [error] = violations(envelope(tenant="acme"))
+    assert error["pointer"] == ""
+    assert "tenant" in error["message"]
+
+
+def test_top_level_must_be_an_object() -> None:
+    assert violations([1, 2])[0]["pointer"] == ""
+
+
+def test_pointer_escapes_slash_and_tilde() -> None:
+    errors = violations(envelope(type="crm.customer.identified", data={"customer_id": 1, "name": "n"}))
+    assert errors == [{"pointer": "/data/customer_id", "message": "1 is not of type 'string'"}]
+    # A key with / and ~ in a data schema violation is escaped per RFC 6901
+    from jsonschema import Draft202012Validator
+
+    from bridge.sources.schemas import schema_errors
+
+    validator = Draft202012Validator({"additionalProperties": {"type": "string"}})
+    assert schema_errors(validator, {"a/b~c": 1})[0]["pointer"] == "/a~1b~0c"
+
+
+def test_long_messages_are_truncated() -> None:
+    [error] = violations(envelope(to="y" * 5000))
+    assert len(error["message"]) <= 300
+
+
+def test_parse_json_refuses_non_json_constants_and_bad_utf8() -> None:
+    for raw in (b'{"a": NaN}', b'{"a": Infinity}', b"\xff\xfe", b"", b"{"):
+        with pytest.raises(MalformedBody):
+            parse_json(raw)
+
+
+def test_content_at_the_limit_passes_and_one_byte_more_is_413() -> None:
+    event = parse_event("e", envelope())
+    size = len(event.content().encode())
+    assert event.checked_content(size) == event.content()
+    with pytest.raises(ContentTooLarge) as raised:
+        event.checked_content(size - 1)
+    assert raised.value.extensions == {"size": size, "limit": size - 1}
+
+
+def test_size_counts_utf8_bytes_not_characters() -> None:
+    event = parse_event("e", envelope(data={"t": "€" * 100}))
+    characters = len(event.content())
+    with pytest.raises(ContentTooLarge):
+        event.checked_content(characters)
+
+
+def test_every_shipped_schema_is_a_valid_draft_2020_12_schema() -> None:
+    # The runtime loads schemas unchecked (a cold-start cost): this is where a malformed one fails.
+    from importlib import resources
+
+    from jsonschema import Draft202012Validator
+
+    folder = resources.files("bridge") / "schemas"
+    shipped = [entry for entry in folder.iterdir() if entry.name.endswith(".schema.json")]
+    for sub in ("types", "sources"):
+        if (folder / sub).is_dir():
+            shipped += [entry for entry in (folder / sub).iterdir() if entry.name.endswith(".schema.json")]
+
+    assert any(entry.name == "envelope.schema.json" for entry in shipped)
+    for entry in shipped:
+        Draft202012Validator.check_schema(json.loads(entry.read_text(encoding="utf-8")))
