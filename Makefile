@@ -16,7 +16,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help run test test-fuzz test-faults lint typecheck unit integration template-lint invoke build bench clean
+.PHONY: help run test test-fuzz test-faults test-local lint typecheck unit integration template-lint invoke build bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -57,8 +57,11 @@ test: lint typecheck template-lint ## Lint, type-check, lint the template, then 
 unit: $(VENV)/.installed ## Unit tests only
 	$(BIN)/python -m pytest tests/unit
 
-integration: $(VENV)/.installed ## Integration tests only
-	$(BIN)/python -m pytest tests/integration
+integration: $(VENV)/.installed ## Integration tests only (the emulator's own tests included)
+	$(BIN)/python -m pytest tests/integration tests/local
+
+test-local: $(VENV)/.installed ## The Twilio emulator's own tests (tests/local), one file per resource
+	$(BIN)/python -m pytest tests/local
 
 test-faults: $(VENV)/.installed ## The fault-injection suite alone (make test runs it too), with its totals line
 	$(BIN)/python -m pytest tests/faults -p no:logging

@@ -9,6 +9,7 @@ Standard library only, apart from that signer.
 
 * ``model``: accounts, calls, UDM acceptance, idempotency, faults and counters; ``callbacks``: signed
   status callbacks; ``faults``: fault parsing; ``wire``: Twilio's error body and dates.
+* ``subscriptions``: UserDefinedMessageSubscriptions and the messages the SDK user sends to them.
 * ``server``: the HTTP server, Twilio's routes and ``TwilioEmulator``; ``control``: the control API.
 
 Run standalone::

@@ -20,20 +20,40 @@ import logging
 import secrets
 import threading
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 from twilio.request_validator import RequestValidator
 
 from local.twilio_emulator.wire import JSONDict, Reply, json_reply, rfc2822_now, twilio_error, twilio_not_found
 
-if TYPE_CHECKING:
-    from local.twilio_emulator.model import EmulatorModel
-
 logger = logging.getLogger(__name__)
 
 _ACTIVE = frozenset({"ringing", "in-progress"})
 _TIMEOUT_SECONDS = 10.0
+
+
+class Signer(Protocol):
+    """An account as far as signing goes (the model's Account is one)."""
+
+    @property
+    def account_sid(self) -> str: ...
+
+    @property
+    def auth_token(self) -> str: ...
+
+
+class CallBook(Protocol):
+    """What subscriptions need of the emulator's model: its calls and the accounts that sign for them.
+
+    Described here rather than imported, so that the model imports this module and not the reverse.
+    """
+
+    @property
+    def accounts(self) -> Sequence[Signer]: ...
+
+    def get_call(self, call_sid: str) -> JSONDict: ...
 
 
 @dataclass
@@ -81,7 +101,7 @@ class Subscriptions:
             self._sequence.clear()
             self.sent.clear()
 
-    def create(self, model: EmulatorModel, account_sid: str, call_sid: str, form: dict[str, list[str]]) -> Reply:
+    def create(self, model: CallBook, account_sid: str, call_sid: str, form: dict[str, list[str]]) -> Reply:
         callback = (form.get("Callback") or [""])[0]
         method = (form.get("Method") or ["POST"])[0].upper()
         key = (form.get("IdempotencyKey") or [""])[0] or None
@@ -129,7 +149,7 @@ class Subscriptions:
             del self._by_sid[sid]
         return Reply(204)
 
-    def send(self, model: EmulatorModel, call_sid: str, content: Any, content_type: str, encoding: str) -> JSONDict:
+    def send(self, model: CallBook, call_sid: str, content: Any, content_type: str, encoding: str) -> JSONDict:
         """The SDK user's `call.sendMessage`: to every subscription of the call, signed as Twilio signs."""
         if encoding not in ("form", "json"):
             raise ValueError("'encoding' must be form or json")
