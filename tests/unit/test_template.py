@@ -320,3 +320,11 @@ def test_expand_refuses_what_it_cannot_expand_rather_than_read_it_wrong(resource
 
 def test_expand_leaves_a_template_without_the_transform_as_it_is() -> None:
     assert template.expand({"Resources": {"Fn::ForEach::Raw": []}}) == {"Resources": {"Fn::ForEach::Raw": []}}
+
+
+def test_load_gives_the_template_as_deployed_and_keeps_it_as_written() -> None:
+    assert any(key.startswith(template.FOR_EACH) for key in TEMPLATE.source["Resources"])
+    deployed = json.dumps(TEMPLATE.document)
+    assert "Fn::ForEach" not in deployed
+    assert "Fn::FindInMap" not in deployed
+    assert TEMPLATE.document["Mappings"] == TEMPLATE.source["Mappings"]
