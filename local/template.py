@@ -1,4 +1,9 @@
-"""Reads template.yaml the way SAM does, for the local stack: functions, routes, environment, tables."""
+"""Reads template.yaml the way SAM does, for the local stack: functions, routes, environment, tables.
+
+The template uses AWS::LanguageExtensions: `expand` does what that transform does to it (Fn::ForEach
+loops, Fn::FindInMap with DefaultValue) before anything reads it, so `load()` gives the resources
+CloudFormation deploys. Run as `python -m local.template` it prints that expanded template as JSON.
+"""
 
 from __future__ import annotations
 
@@ -26,8 +31,9 @@ def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dic
         value = loader.construct_sequence(node, deep=True)
     else:
         value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if tag_suffix == "Ref":
-        return {"Ref": value}
+    # The two whose long form has no Fn:: prefix; either may take an intrinsic (`Ref: !Sub ...`)
+    if tag_suffix in ("Ref", "Condition"):
+        return {tag_suffix: value}
     if tag_suffix == "GetAtt" and isinstance(value, str):
         value = value.split(".", 1)
     return {f"Fn::{tag_suffix}": value}
@@ -92,7 +98,10 @@ class Function:
 
 @dataclass(frozen=True)
 class Template:
+    # What CloudFormation deploys: the template with its language extensions expanded (`expand`)
     document: dict[str, Any]
+    # The template as written, Fn::ForEach loops and all
+    source: dict[str, Any] = field(default_factory=dict)
 
     @property
     def resources(self) -> dict[str, Any]:
@@ -189,9 +198,129 @@ def _path_regex(path: str) -> str:
     return re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", pattern)
 
 
+def parse(text: str) -> dict[str, Any]:
+    """A template as written: short-form tags in their long form, nothing expanded."""
+    document: dict[str, Any] = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return document
+
+
+def read(path: Path = TEMPLATE) -> dict[str, Any]:
+    return parse(path.read_text(encoding="utf-8"))
+
+
 @cache
 def load(path: Path = TEMPLATE) -> Template:
-    return Template(yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader))  # noqa: S506 - SafeLoader subclass
+    source = read(path)
+    return Template(expand(source), source)
+
+
+# -- AWS::LanguageExtensions, as far as template.yaml uses it -------------------------------------
+
+FOR_EACH = "Fn::ForEach::"
+
+
+def expand(document: dict[str, Any]) -> dict[str, Any]:
+    """What the AWS::LanguageExtensions transform makes of a template, for the shapes it uses here:
+
+    - `Fn::ForEach::<Loop>: [Identifier, [string, ...], {OutputKey: fragment, ...}]`, in any mapping
+      (Resources, Conditions, Outputs, or within a fragment): one copy of the fragments per item,
+      with `${Identifier}` and `&{Identifier}` (non-alphanumerics dropped) replaced in the output keys
+      and in Fn::Sub strings, and `{"Ref": Identifier}` replaced by the item. A Fn::Sub left with no
+      variable becomes its string, so `Ref: !Sub "${Name}Function"` names a resource.
+    - `Fn::FindInMap` of literal keys, with an optional `{DefaultValue: ...}` for a missing key.
+
+    Anything else (a collection from a parameter, Fn::Length, Fn::ToJsonString) raises ValueError
+    rather than be read wrong. A template without the transform comes back as it is.
+    """
+    transforms = document.get("Transform", [])
+    if "AWS::LanguageExtensions" not in ([transforms] if isinstance(transforms, str) else transforms):
+        return document
+    expanded = _expand_loops(document)
+    return {
+        section: _find_in_maps(value, document.get("Mappings", {})) if section != "Mappings" else value
+        for section, value in expanded.items()
+    }
+
+
+def _expand_loops(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_expand_loops(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    expanded: dict[str, Any] = {}
+    for key, value in node.items():
+        if key.startswith(FOR_EACH):
+            entries = _for_each(key, value)
+        elif key in ("Fn::Length", "Fn::ToJsonString"):
+            raise ValueError(f"{key} is not expanded locally; add it to local.template.expand")
+        else:
+            entries = {key: _expand_loops(value)}
+        for name, entry in entries.items():
+            if name in expanded:
+                raise ValueError(f"{key} makes {name}, which is already in the template")
+            expanded[name] = entry
+    return expanded
+
+
+def _for_each(key: str, loop: Any) -> dict[str, Any]:
+    match loop:
+        case [str(identifier), list(collection), dict(fragments)] if all(isinstance(item, str) for item in collection):
+            pass
+        case _:
+            raise ValueError(f"{key}: expected [Identifier, [string, ...], {{OutputKey: fragment}}], got {loop!r}")
+    entries: dict[str, Any] = {}
+    for item in collection:
+        copy = _expand_loops(_substitute(fragments, identifier, item))
+        for name, entry in copy.items():
+            if name in entries:
+                raise ValueError(f"{key} makes {name} twice")
+            entries[name] = entry
+    return entries
+
+
+def _substitute(node: Any, identifier: str, item: str) -> Any:
+    if isinstance(node, list):
+        return [_substitute(value, identifier, item) for value in node]
+    if not isinstance(node, dict):
+        return node
+    if node == {"Ref": identifier}:
+        return item
+    sub = node.get("Fn::Sub")
+    template, *variables = sub if isinstance(sub, list) else [sub]
+    if set(node) == {"Fn::Sub"} and isinstance(template, str):
+        template = _placeholders(template, identifier, item)
+        if not variables and "${" not in template:
+            return template
+        variables = [_substitute(value, identifier, item) for value in variables]
+        return {"Fn::Sub": [template, *variables] if variables else template}
+    return {_placeholders(key, identifier, item): _substitute(value, identifier, item) for key, value in node.items()}
+
+
+def _placeholders(text: str, identifier: str, item: str) -> str:
+    return text.replace(f"${{{identifier}}}", item).replace(f"&{{{identifier}}}", re.sub(r"[^A-Za-z0-9]", "", item))
+
+
+def _find_in_maps(node: Any, mappings: dict[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_find_in_maps(value, mappings) for value in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _find_in_maps(value, mappings) for key, value in node.items()}
+    if set(node) != {"Fn::FindInMap"}:
+        return node
+    match node["Fn::FindInMap"]:
+        case [str(name), str(top), str(second)]:
+            default: dict[str, Any] = {}
+        case [str(name), str(top), str(second), {"DefaultValue": _} as default]:
+            pass
+        case _:
+            return node  # keys CloudFormation resolves at deploy time (a Ref to a parameter)
+    found = mappings.get(name, {}).get(top, {})
+    if second in found:
+        return found[second]
+    if default:
+        return default["DefaultValue"]
+    raise ValueError(f"Fn::FindInMap: {name} has no {top}.{second} and no DefaultValue")
 
 
 def resolve(value: Any, references: dict[str, str]) -> str:
@@ -205,3 +334,7 @@ def resolve(value: Any, references: dict[str, str]) -> str:
         if all(name in references for name in names):
             return re.sub(r"\$\{([^}]+)\}", lambda found: references[found[1]], value["Fn::Sub"])
     raise ValueError(f"cannot resolve {value!r} locally; add it to the local references")
+
+
+if __name__ == "__main__":
+    print(json.dumps(load().document, indent=2))

@@ -1,5 +1,8 @@
 """template.yaml's operations: the alarm topic, the alarms, the dashboard, the stream OnFailure
-destinations and the security scan's skips. Every custom metric watched is one the code emits."""
+destinations and the security scan's skips. Every custom metric watched is one the code emits.
+
+Most alarms are generated (Fn::ForEach): these tests read them as CloudFormation deploys them
+(local.template.expand), and read the loops as written only to check what generates them."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from local import template
 
 TEMPLATE = template.load()
 RESOURCES = TEMPLATE.resources
+SOURCE = TEMPLATE.source
 RAW = template.TEMPLATE.read_text(encoding="utf-8")
 NAMESPACE = TEMPLATE.document["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
 TOPIC = {"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}
@@ -59,6 +63,12 @@ def alarm_on(namespace: str, metric: str, **dimensions: Any) -> list[str]:
         and alarm.get("MetricName") == metric
         and all({"Name": k, "Value": v} in alarm.get("Dimensions", []) for k, v in dimensions.items())
     ]
+
+
+def loop(name: str) -> tuple[str, list[str], dict[str, Any]]:
+    """A Fn::ForEach loop of Resources as written: identifier, collection, fragments."""
+    identifier, collection, fragments = SOURCE["Resources"][f"{template.FOR_EACH}{name}"]
+    return identifier, collection, fragments
 
 
 def insights(name: str) -> str:
@@ -145,10 +155,24 @@ def test_every_alarm_notifies_the_topic_and_treats_silence_as_fine() -> None:
         assert alarm["TreatMissingData"] == "notBreaching", name
 
 
+def commented(text: str, key: str, indent: str) -> bool:
+    before, found, _ = text.partition(f"\n{indent}{key}:\n")
+    assert found, key
+    return before.rstrip().splitlines()[-1].strip().startswith("#")
+
+
 def test_every_alarm_threshold_has_its_reason_in_a_comment() -> None:
-    for name in ALARMS:
-        before = RAW.split(f"\n  {name}:\n", 1)[0].rstrip().splitlines()[-1]
-        assert before.strip().startswith("#"), f"{name} needs a comment saying why its threshold"
+    # An alarm written out says why above it; a loop says why for the defaults it gives, and each
+    # mapping row that sets one alarm's threshold or text says why for that one.
+    loops = [name for name in SOURCE["Resources"] if name.startswith(template.FOR_EACH)]
+    written = [name for name in SOURCE["Resources"] if name not in loops and name in ALARMS]
+    assert set(written) < set(ALARMS), "the rest come from the loops"
+    for name in written + loops:
+        assert commented(RAW, name, "  "), f"{name} needs a comment saying why its threshold"
+    mappings = re.split(r"\n(?=[A-Z]\w*:\n)", RAW.partition("\nMappings:\n")[2])[0]
+    for mapping, rows in SOURCE["Mappings"].items():
+        for row in rows:
+            assert commented(mappings, row, "    "), f"{mapping}.{row} needs a comment saying why"
 
 
 # -- the alarms ---------------------------------------------------------------------------------
@@ -158,6 +182,53 @@ def test_every_alarm_threshold_has_its_reason_in_a_comment() -> None:
 @pytest.mark.parametrize("metric", ["Errors", "Throttles"])
 def test_each_function_has_errors_and_throttles_alarms(function: str, metric: str) -> None:
     assert alarm_on("AWS/Lambda", metric, FunctionName={"Ref": function}), (function, metric)
+
+
+def test_every_function_is_in_the_loop_that_gives_it_a_log_group_and_its_alarms() -> None:
+    # One list in template.yaml; a function missing from it would run unwatched, logging forever
+    _, names, _ = loop("Functions")
+    assert sorted(f"{name}Function" for name in names) == FUNCTIONS
+    for function in FUNCTIONS:
+        short = function.removesuffix("Function")
+        logs = RESOURCES[f"{function}Logs"]
+        assert logs["Type"] == "AWS::Logs::LogGroup"
+        assert logs["Properties"] == {
+            "LogGroupName": {"Fn::Sub": ["/aws/lambda/${FunctionName}", {"FunctionName": {"Ref": function}}]},
+            "RetentionInDays": {"Ref": "LogRetentionDays"},
+        }
+        for metric in ("Errors", "Throttles"):
+            alarm = ALARMS[f"{short}{metric}Alarm"]
+            assert alarm["MetricName"] == metric
+            assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
+            assert alarm["AlarmDescription"].startswith(f"{function} "), alarm["AlarmDescription"]
+    # FlushFunction's whole-batch failures are the one exception to Errors >= 1 (FunctionAlarms)
+    assert {name: ALARMS[f"{name}ErrorsAlarm"]["Threshold"] for name in names if name != "Flush"} == dict.fromkeys(
+        set(names) - {"Flush"}, 1
+    )
+    assert ALARMS["FlushErrorsAlarm"]["Threshold"] == 5
+
+
+def test_every_mapping_row_and_key_is_one_a_loop_reads() -> None:
+    # A misspelt row or key would quietly leave an alarm at its default.
+    read: dict[str, set[str]] = {}
+
+    def find(node: Any) -> None:
+        if isinstance(node, dict):
+            if "Fn::FindInMap" in node:
+                mapping, _, key, *_ = node["Fn::FindInMap"]
+                read.setdefault(mapping, set()).add(key)
+            for value in node.values():
+                find(value)
+        elif isinstance(node, list):
+            for value in node:
+                find(value)
+
+    find(SOURCE["Resources"])
+    for mapping, rows in SOURCE["Mappings"].items():
+        for row, keys in rows.items():
+            assert set(keys) <= read.get(mapping, set()), (mapping, row, set(keys) - read.get(mapping, set()))
+    assert set(SOURCE["Mappings"]["FunctionAlarms"]) <= set(loop("Functions")[1])
+    assert sorted(SOURCE["Mappings"]["OutcomeAlarms"]) == sorted(loop("Outcomes")[1])
 
 
 def test_api_5xx_iterator_age_and_the_failure_queue_are_watched() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bridge.settings import (
     CallsSettings,
     CallStatusSettings,
@@ -229,3 +231,100 @@ def test_messages_from_the_call_have_least_privilege() -> None:
 
 def test_forward_url_is_https_only_in_aws() -> None:
     assert TEMPLATE.parameters["ForwardUrl"]["AllowedPattern"] == "^$|^https://[^\\s]+$"
+
+
+# -- reading the template as CloudFormation expands it --------------------------------------------
+
+
+def test_the_loader_reads_every_short_form_in_its_long_form() -> None:
+    assert template.parse("""
+a: !Ref Thing
+b: !GetAtt Queue.Arn
+c: !GetAtt [!Sub "${Name}Queue", Arn]
+d: {Ref: !Sub "${Name}Function"}
+e: !Sub ["/aws/lambda/${F}", {F: {Ref: !Sub "${Name}Function"}}]
+f: !FindInMap [Rows, !Ref Name, Limit, {DefaultValue: !Sub "${Name} default"}]
+g: !And [!Condition Other, !Not [!Equals [!Ref Param, ""]]]
+h: !If [Cond, !Ref A, !Ref AWS::NoValue]
+""") == {
+        "a": {"Ref": "Thing"},
+        "b": {"Fn::GetAtt": ["Queue", "Arn"]},
+        "c": {"Fn::GetAtt": [{"Fn::Sub": "${Name}Queue"}, "Arn"]},
+        "d": {"Ref": {"Fn::Sub": "${Name}Function"}},
+        "e": {"Fn::Sub": ["/aws/lambda/${F}", {"F": {"Ref": {"Fn::Sub": "${Name}Function"}}}]},
+        "f": {"Fn::FindInMap": ["Rows", {"Ref": "Name"}, "Limit", {"DefaultValue": {"Fn::Sub": "${Name} default"}}]},
+        "g": {"Fn::And": [{"Condition": "Other"}, {"Fn::Not": [{"Fn::Equals": [{"Ref": "Param"}, ""]}]}]},
+        "h": {"Fn::If": ["Cond", {"Ref": "A"}, {"Ref": "AWS::NoValue"}]},
+    }
+
+
+LOOPED = """
+Transform: [AWS::LanguageExtensions, AWS::Serverless-2016-10-31]
+Mappings:
+  Limits:
+    Slow: {Threshold: 5}
+Resources:
+  Fn::ForEach::Workers:
+    - Name
+    - [Fast, Slow]
+    - ${Name}Alarm:
+        Type: AWS::CloudWatch::Alarm
+        Properties:
+          AlarmDescription: !Sub "${Name}Function failed"
+          Dimensions: [{Name: FunctionName, Value: {Ref: !Sub "${Name}Function"}}]
+          Threshold: !FindInMap [Limits, !Ref Name, Threshold, {DefaultValue: 1}]
+          Tag: !Ref Name
+          Region: !Sub "${AWS::Region}-${Name}"
+          LogGroupName: !Sub ["/aws/lambda/${F}", {F: {Ref: !Sub "${Name}Function"}}]
+      Fn::ForEach::Levels:
+        - Level
+        - [high.1, low]
+        - ${Name}&{Level}Queue:
+            Type: AWS::SQS::Queue
+            Properties:
+              QueueName: !Sub "${Name}-${Level}"
+  Plain:
+    Type: AWS::SQS::Queue
+"""
+
+
+def test_expand_writes_out_each_loop_as_cloudformation_would() -> None:
+    resources = template.expand(template.parse(LOOPED))["Resources"]
+    assert list(resources) == ["FastAlarm", "Fasthigh1Queue", "FastlowQueue", "SlowAlarm", "Slowhigh1Queue",
+                               "SlowlowQueue", "Plain"]  # fmt: skip
+    assert resources["FastAlarm"]["Properties"] == {
+        "AlarmDescription": "FastFunction failed",
+        "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": "FastFunction"}}],
+        "Threshold": 1,
+        "Tag": "Fast",
+        "Region": {"Fn::Sub": "${AWS::Region}-Fast"},
+        "LogGroupName": {"Fn::Sub": ["/aws/lambda/${F}", {"F": {"Ref": "FastFunction"}}]},
+    }
+    assert resources["SlowAlarm"]["Properties"]["Threshold"] == 5
+    assert resources["Slowhigh1Queue"]["Properties"] == {"QueueName": "Slow-high.1"}
+
+
+@pytest.mark.parametrize(
+    ("resources", "error"),
+    [
+        ({"Fn::ForEach::Workers": ["Name", {"Ref": "WorkerNames"}, {"${Name}Queue": {}}]}, r"\[string, \.\.\.\]"),
+        ({"Fn::ForEach::Workers": ["Name", ["A", "A"], {"${Name}Queue": {}}]}, "makes AQueue twice"),
+        ({"Fn::ForEach::Workers": ["Name", ["Plain"], {"${Name}": {}}], "Plain": {}}, "Plain, which is already"),
+        ({"Queue": {"Properties": {"Limit": {"Fn::FindInMap": ["Limits", "Fast", "Threshold"]}}}}, "no DefaultValue"),
+    ],
+)
+def test_expand_refuses_what_it_cannot_expand_rather_than_read_it_wrong(resources: dict, error: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ValueError, match=error):
+        template.expand({**template.parse(LOOPED), "Resources": resources})
+
+
+def test_expand_leaves_a_template_without_the_transform_as_it_is() -> None:
+    assert template.expand({"Resources": {"Fn::ForEach::Raw": []}}) == {"Resources": {"Fn::ForEach::Raw": []}}
+
+
+def test_load_gives_the_template_as_deployed_and_keeps_it_as_written() -> None:
+    assert any(key.startswith(template.FOR_EACH) for key in TEMPLATE.source["Resources"])
+    deployed = json.dumps(TEMPLATE.document)
+    assert "Fn::ForEach" not in deployed
+    assert "Fn::FindInMap" not in deployed
+    assert TEMPLATE.document["Mappings"] == TEMPLATE.source["Mappings"]
