@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from bench import build as builder
-from bench import child, report
+from bench import child, cost_model, report, snapstart_pricing, summaries
+from bench.stats import median
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = Path(child.__file__).resolve()
@@ -42,6 +43,10 @@ READY_TIMEOUT_S = 180.0
 RUN_BUDGET_S = 20 * 60
 # Unmeasured events per warm child before the latency phase measures: enough to open its connections.
 LATENCY_WARMUP = 10
+# The latency phase's defaults: a DynamoDB round trip in-region, and Twilio's API answering a UDM
+# from near (50 ms), typical (150 ms) and far or slow (400 ms).
+DEFAULT_DYNAMODB_MS = 4.0
+DEFAULT_TWILIO_MS = (50.0, 150.0, 400.0)
 
 for _name, _value in {
     "AWS_EC2_METADATA_DISABLED": "true",
@@ -312,14 +317,14 @@ class Child:
 def _turn(index: int) -> tuple[str, ...]:
     """The subjects' order in round or block `index`: each goes first in turn, so none always runs on the
     warmer machine."""
-    shift = index % len(report.SUBJECTS)
-    return report.SUBJECTS[shift:] + report.SUBJECTS[:shift]
+    shift = index % len(summaries.SUBJECTS)
+    return summaries.SUBJECTS[shift:] + summaries.SUBJECTS[:shift]
 
 
 def cold_phase(
     run: Run, rounds: int, *, env: dict[str, str] | None = None, label: str = ""
 ) -> dict[str, list[dict[str, Any]]]:
-    results: dict[str, list[dict[str, Any]]] = {name: [] for name in report.SUBJECTS}
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in summaries.SUBJECTS}
     for index in range(rounds):
         if not run.time_left():
             run.invalid.append(f"run budget spent after {index} cold rounds{label}")
@@ -332,7 +337,7 @@ def cold_phase(
             result["twilio_requests"] = run.udm_requests() - before
             _check_child(run, f"cold {name} round {index + 1}{label}", result)
             results[name].append(result)
-        last = {name: results[name][-1] for name in report.SUBJECTS}
+        last = {name: results[name][-1] for name in summaries.SUBJECTS}
         latest = ", ".join(
             f"{name} {r.get('init_ms', math.nan):.0f} + {r.get('first_ms', math.nan):.0f}" for name, r in last.items()
         )
@@ -440,7 +445,7 @@ class WarmSet:
                     )
                 if block["events"] < size:
                     run.invalid.append(f"warm {name} block {index + 1}{label}: ran out of time after {block['events']}")
-            p50 = ", ".join(f"{name} {report.median(out[name]['blocks'][-1]['wall_ms']):.2f}" for name in out)
+            p50 = ", ".join(f"{name} {median(out[name]['blocks'][-1]['wall_ms']):.2f}" for name in out)
             log(f"warm block {index + 1}/{blocks}{label}: p50 ms {p50}")
         return out
 
@@ -607,13 +612,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--twilio-ms",
         type=_milliseconds,
-        default=report.DEFAULT_TWILIO_MS,
+        default=DEFAULT_TWILIO_MS,
         help="latency phase: the Twilio UDM latencies to measure at, comma-separated (default 50,150,400)",
     )
     parser.add_argument(
         "--dynamodb-ms",
         type=float,
-        default=report.DEFAULT_DYNAMODB_MS,
+        default=DEFAULT_DYNAMODB_MS,
         help="latency phase: added to every DynamoDB and Secrets Manager request (default 4)",
     )
     parser.add_argument("--no-latency", dest="latency", action="store_false", help="skip the latency phase")
@@ -665,22 +670,22 @@ def main(argv: list[str] | None = None) -> int:
             for tree in run.trees():
                 if builder.bytecode_files(tree):
                     run.invalid.append(f"bytecode was written into {tree.name}: the child was not read-only")
-        if not all(cold[name] for name in report.SUBJECTS) or not all(warm[n]["blocks"] for n in report.SUBJECTS):
+        if not all(cold[name] for name in summaries.SUBJECTS) or not all(warm[n]["blocks"] for n in summaries.SUBJECTS):
             run.invalid.append("no complete measurement")
             raise RuntimeError("no complete measurement: " + "; ".join(run.invalid))
         summary: dict[str, Any] = {
-            "cold": report.summarize_cold(cold),
-            "warm": report.summarize_warm(warm, run.memory_mb),
+            "cold": summaries.summarize_cold(cold),
+            "warm": summaries.summarize_warm(warm, run.memory_mb),
         }
-        summary["memory_sweep"] = report.memory_sweep(summary["cold"], summary["warm"])
+        summary["memory_sweep"] = cost_model.memory_sweep(summary["cold"], summary["warm"])
         if args.latency:
-            summary["latency"] = report.summarize_latency(latency, run.memory_mb)
+            summary["latency"] = summaries.summarize_latency(latency, run.memory_mb)
             if len(summary["latency"]["points"]) < len(args.twilio_ms):
                 run.invalid.append("the latency phase did not measure every Twilio latency")
         else:
             summary["latency"] = {"skipped": True}
-        summary["snapstart"] = report.snapstart_for(summary, run.memory_mb)
-        summary["targets"] = report.targets(report.target_phases(summary))
+        summary["snapstart"] = snapstart_pricing.snapstart_for(summary, run.memory_mb)
+        summary["targets"] = summaries.targets(summaries.target_phases(summary))
         meta["wall_seconds"] = round(time.monotonic() - wall0, 1)
         meta["machine"]["load_end"] = " ".join(f"{n:.2f}" for n in os.getloadavg())
         result = {
@@ -697,18 +702,18 @@ def main(argv: list[str] | None = None) -> int:
                 "latency": [{**point, "warm": _without_samples(point["warm"])} for point in latency.get("points", [])],
             },
             "prices": {
-                "as_of": report.PRICES_AS_OF,
-                "http_api_per_million": report.HTTP_API_PER_MILLION,
-                "lambda_requests_per_million": report.LAMBDA_REQUESTS_PER_MILLION,
-                "lambda_arm64_per_gb_second": report.LAMBDA_ARM64_PER_GB_SECOND,
-                "dynamodb_per_million_rru": report.DYNAMODB_PER_MILLION_RRU,
-                "dynamodb_per_million_wru": report.DYNAMODB_PER_MILLION_WRU,
-                "snapstart_as_of": report.SNAPSTART_PRICES_AS_OF,
-                "snapstart_sources": report.SNAPSTART_PRICE_SOURCES,
-                "snapstart_cache_per_gb_second": report.SNAPSTART_CACHE_PER_GB_SECOND,
-                "snapstart_restore_per_gb": report.SNAPSTART_RESTORE_PER_GB,
-                "provisioned_arm64_per_gb_second": report.PROVISIONED_ARM64_PER_GB_SECOND,
-                "init_billed_since": report.INIT_BILLED_SINCE,
+                "as_of": cost_model.PRICES_AS_OF,
+                "http_api_per_million": cost_model.HTTP_API_PER_MILLION,
+                "lambda_requests_per_million": cost_model.LAMBDA_REQUESTS_PER_MILLION,
+                "lambda_arm64_per_gb_second": cost_model.LAMBDA_ARM64_PER_GB_SECOND,
+                "dynamodb_per_million_rru": cost_model.DYNAMODB_PER_MILLION_RRU,
+                "dynamodb_per_million_wru": cost_model.DYNAMODB_PER_MILLION_WRU,
+                "snapstart_as_of": snapstart_pricing.SNAPSTART_PRICES_AS_OF,
+                "snapstart_sources": snapstart_pricing.SNAPSTART_PRICE_SOURCES,
+                "snapstart_cache_per_gb_second": snapstart_pricing.SNAPSTART_CACHE_PER_GB_SECOND,
+                "snapstart_restore_per_gb": snapstart_pricing.SNAPSTART_RESTORE_PER_GB,
+                "provisioned_arm64_per_gb_second": snapstart_pricing.PROVISIONED_ARM64_PER_GB_SECOND,
+                "init_billed_since": snapstart_pricing.INIT_BILLED_SINCE,
             },
         }
         text = report.render(result)
