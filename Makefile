@@ -97,7 +97,8 @@ invoke: $(VENV)/.installed ## make invoke FUNCTION=IngestFunction EVENT=events/<
 build: $(TOOLS)/.installed ## sam build (no container; needs python3.13 on PATH)
 	PATH="$(dir $(PYTHON)):$$PATH" $(TOOLS)/bin/sam build
 
-# Measurements, not tests: prints a table and writes bench/results/<UTC time>.json. ARGS=--quick for a smoke run.
+# Measurements, not tests: prints a table and writes bench/results/<UTC time>.json; a full run also writes
+# docs/figures/bench.md (ARGS=--no-docs keeps it). ARGS=--quick for a smoke run.
 bench: $(VENV)/.installed ## Benchmark cold start, warm latency, I/O and cost against a minimal baseline
 	$(BIN)/python -m bench $(ARGS)
 

@@ -1,5 +1,6 @@
 """`python -m bench [--quick] [--rounds N] [--events N] [--no-compile] [--twilio-ms 50,150,400] [--dynamodb-ms 4]
-[--no-latency]`: measure, print, save JSON. Options: bench/options.py; what each phase does: bench/README.md.
+[--no-latency] [--write-docs | --no-docs]`: measure, print, save JSON; a full run also writes
+docs/figures/bench.md. Options: bench/options.py; what each phase does: bench/README.md.
 
 Exit status 0 when the run is valid (whatever the targets say), 2 when it is not (an event failed,
 the child imported from outside its artefacts, or bytecode was written), 1 on a harness error.
@@ -7,12 +8,11 @@ the child imported from outside its artefacts, or bytecode was written), 1 on a 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import platform
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import build as builder
-from bench import cost_model, report, snapstart_pricing, summaries
+from bench import cost_model, figures, report, snapstart_pricing, summaries
 from bench.harness import Run, log
-from bench.options import ROOT, parse_args
+from bench.options import docs_decision, parse_args
 from bench.phases import cold_phase, importtime_phase, latency_phase, warm_phase
 
 
@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         "timestamp": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command": shlex.join(["python", "-m", "bench", *argv]),
         "options": {k: v for k, v in vars(args).items() if k != "results"},
-        "machine": machine(),
-        "git": git_state(),
+        "machine": figures.machine(),
+        "git": figures.git_state(),
         "build_platform": builder.interpreter()["platform"],
         "loopback_tcp_nodelay": not args.nagle,
     }
@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         text = report.render(result)
         print(text, end="")
         saved = save(result, args.results, started)
+        write_docs(args, result, started)
         print(f"wall time {meta['wall_seconds']:.0f} s; results: {saved}")
         return 0 if result["valid"] else 2
     finally:
@@ -99,42 +100,6 @@ def main(argv: list[str] | None = None) -> int:
             run.close()
         builder.make_writable(scratch)  # the artefacts were made read-only
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def machine() -> dict[str, Any]:
-    model = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model,
-        "load_start": " ".join(f"{n:.2f}" for n in os.getloadavg()),
-    }
-
-
-def git_state() -> str:
-    git = shutil.which("git")
-    if git is None:
-        return "git not found"
-
-    def output(*args: str) -> str:
-        completed = subprocess.run(  # noqa: S603 - git, fixed arguments
-            [git, *args], cwd=ROOT, capture_output=True, text=True, check=True, timeout=10
-        )
-        return completed.stdout.strip()
-
-    try:
-        head, dirty = output("rev-parse", "--short", "HEAD"), output("status", "--porcelain")
-    except (OSError, subprocess.SubprocessError):
-        return "not a git checkout"
-    return f"commit {head}" + (f" with {len(dirty.splitlines())} changed/untracked paths" if dirty else "")
 
 
 def _prices() -> dict[str, Any]:
@@ -177,6 +142,21 @@ def save(result: dict[str, Any], directory: Path, started: datetime) -> Path:
     path.write_text(text)
     (directory / "latest.json").write_text(text)
     return path
+
+
+def write_docs(args: argparse.Namespace, result: dict[str, Any], started: datetime) -> None:
+    """docs/figures/bench.md from a full, valid run (or as --write-docs / --no-docs say); stderr says which."""
+    target = figures.BENCH_FIGURES.relative_to(figures.ROOT)
+    write, reason = docs_decision(args)
+    if write and not result["valid"]:
+        write, reason = False, "the run is invalid, so its figures are not for quoting"
+    if not write:
+        log(f"{target} left as it was: {reason}")
+        return
+    figures.write(
+        figures.BENCH_FIGURES, figures.stamp(result["meta"]["command"], started), report.render_markdown(result)
+    )
+    log(f"{target} written ({reason})")
 
 
 if __name__ == "__main__":

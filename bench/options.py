@@ -1,13 +1,15 @@
-"""`python -m bench`'s options: what a run measures, and how much of it."""
+"""`python -m bench`'s options: what a run measures, how much of it, and whether it writes the docs' figures."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.figures import BENCH_FIGURES, ROOT
+
 DESCRIPTION = (
-    "Benchmark the bridge against an exactly-once floor and a minimal baseline: print the report and save it as JSON."
+    "Benchmark the bridge against an exactly-once floor and a minimal baseline: print the report, save it "
+    f"as JSON and, on a full run, write {BENCH_FIGURES.relative_to(ROOT)}."
 )
 RESULTS = ROOT / "bench" / "results"
 
@@ -15,6 +17,22 @@ RESULTS = ROOT / "bench" / "results"
 # from near (50 ms), typical (150 ms) and far or slow (400 ms).
 DEFAULT_DYNAMODB_MS = 4.0
 DEFAULT_TWILIO_MS = (50.0, 150.0, 400.0)
+
+# The options that change what is measured, by dest and flag: docs/figures/bench.md reports a run with
+# none of them changed, so a smoke run cannot replace the published figures by accident.
+MEASURED = {
+    "quick": "--quick",
+    "rounds": "--rounds",
+    "events": "--events",
+    "warmup": "--warmup",
+    "compile": "--no-compile",
+    "nagle": "--nagle",
+    "twilio_ms": "--twilio-ms",
+    "dynamodb_ms": "--dynamodb-ms",
+    "latency": "--no-latency",
+    "latency_rounds": "--latency-rounds",
+    "latency_events": "--latency-events",
+}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -58,6 +76,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--latency-rounds", type=int, help="latency phase: cold rounds per latency (default 3)")
     parser.add_argument("--latency-events", type=int, help="latency phase: warm events per subject (default 80)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes (default bench/results)")
+    docs = parser.add_mutually_exclusive_group()
+    docs.add_argument(
+        "--write-docs",
+        dest="docs",
+        action="store_const",
+        const=True,
+        help="write docs/figures/bench.md even though an option changes what is measured (--quick, sizes)",
+    )
+    docs.add_argument(
+        "--no-docs", dest="docs", action="store_const", const=False, help="leave docs/figures/bench.md alone"
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     args.rounds = args.rounds if args.rounds is not None else (3 if quick else 10)
@@ -84,3 +113,14 @@ def _milliseconds(text: str) -> tuple[float, ...]:
     if not values or not all(0 <= value <= 60_000 for value in values):
         raise argparse.ArgumentTypeError("give one or more latencies between 0 and 60000 ms")
     return values
+
+
+def docs_decision(args: argparse.Namespace) -> tuple[bool, str]:
+    """Whether this run writes docs/figures/bench.md, and why (or why not)."""
+    if args.docs is not None:
+        return args.docs, "--write-docs" if args.docs else "--no-docs"
+    defaults = vars(parse_args([]))
+    changed = [flag for name, flag in MEASURED.items() if getattr(args, name) != defaults[name]]
+    if changed:
+        return False, f"not a full run (non-default {', '.join(changed)}; --write-docs writes it anyway)"
+    return True, "a full run"

@@ -1,5 +1,5 @@
-"""The benchmark's report: the text `python -m bench` prints, composed of the sections in
-bench/report_*.py and laid out by bench/tables.py."""
+"""The benchmark's report: the text `python -m bench` prints and the Markdown fragment it writes to
+docs/figures/bench.md, built from the same sections so the two cannot disagree."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from bench.report_latency import latency_blocks
 from bench.report_loopback import loopback_blocks
 from bench.report_profiles import profile_blocks
 from bench.snapstart_pricing import INIT_BILLED_SINCE, SNAPSTART_PRICES_AS_OF
-from bench.tables import GAP, Block, Heading, Note, Table, Title, megabytes, text, times, usd
+from bench.tables import GAP, Block, Heading, Note, Table, Title, markdown, megabytes, text, times, usd
 
 LOOPBACK = "Loopback (no added latency)"
 
@@ -27,6 +27,25 @@ def render(run: dict[str, Any]) -> str:
     blocks += _runtime_notes(run)
     blocks += _validity(run)
     return text(blocks)
+
+
+def render_markdown(run: dict[str, Any]) -> str:
+    """The figures a reader quotes, for docs/figures/bench.md. The machine and the commit are in the
+    stamp line above it; the profiles stay in the terminal (they explain, and vary run to run)."""
+    summary, memory = run["summary"], run["meta"]["memory_mb"]
+    blocks: list[Block] = [
+        Note(f"{label}: {value}") for label, value in _context(run) if label not in ("machine", "code")
+    ]
+    blocks += [Heading(LOOPBACK), *loopback_blocks(run)]
+    latency = latency_blocks(summary.get("latency") or {}, memory)
+    if latency:
+        blocks += [Heading("With latency"), *latency]
+    snapstart = _snapstart(summary.get("snapstart") or {})
+    if snapstart:
+        blocks += [Heading("SnapStart by numbers"), *snapstart]
+    blocks += _targets(summary["targets"])
+    blocks += _validity(run)
+    return markdown(blocks)
 
 
 def _context(run: dict[str, Any]) -> list[tuple[str, str]]:

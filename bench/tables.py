@@ -1,5 +1,5 @@
-"""The report's building blocks and their layout as aligned text for the terminal. A section is a list
-of blocks, not of lines, so it can be laid out another way too."""
+"""The report's building blocks and their two layouts: aligned text for the terminal, Markdown for
+docs/figures/. A section is a list of blocks, so both layouts show the same figures."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Heading:
-    """A section's name: a line of its own."""
+    """A section's name: a line of its own in text, `###` in Markdown (the fragment sits inside a page)."""
 
     text: str
 
@@ -24,7 +24,7 @@ class Title:
 
 @dataclass(frozen=True)
 class Note:
-    """A line under a table: indented."""
+    """A line under a table: indented in text, a list item in Markdown."""
 
     text: str
 
@@ -37,7 +37,7 @@ class Table:
 
 @dataclass(frozen=True)
 class Gap:
-    """A blank line."""
+    """A blank line in text; Markdown puts one between blocks anyway."""
 
 
 GAP = Gap()
@@ -59,6 +59,27 @@ def text(blocks: Sequence[Block]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def markdown(blocks: Sequence[Block]) -> str:
+    chunks: list[list[str]] = []
+    in_list = False  # consecutive notes make one list
+    for block in blocks:
+        match block:
+            case Heading():
+                chunks.append([f"### {_escape(block.text)}"])
+            case Title():
+                chunks.append([_escape(block.text)])
+            case Note():
+                if not in_list:
+                    chunks.append([])
+                chunks[-1].append(f"- {_escape(block.text)}")
+            case Table():
+                chunks.append(_markdown_table(block.headers, block.rows))
+            case Gap():
+                pass
+        in_list = isinstance(block, Note)
+    return "\n\n".join("\n".join(chunk) for chunk in chunks) + "\n"
+
+
 def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
     lines = [
@@ -69,6 +90,19 @@ def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[s
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return ["  " + line.rstrip() for line in lines]
+
+
+def _markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    # Left-aligned first column, numbers right-aligned, as in the text layout.
+    rule = ["---" if i == 0 else "---:" for i in range(len(headers))]
+    return ["| " + " | ".join(_escape(str(cell)) for cell in row) + " |" for row in [headers, rule, *rows]]
+
+
+def _escape(value: str) -> str:
+    # `$` pairs would render as maths on GitHub; `|` would split a table cell.
+    for char in ("\\", "`", "*", "$", "|"):
+        value = value.replace(char, "\\" + char)
+    return value
 
 
 # -- numbers ---------------------------------------------------------------------------------------------
