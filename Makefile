@@ -60,8 +60,9 @@ unit: $(VENV)/.installed ## Unit tests only
 integration: $(VENV)/.installed ## Integration tests only
 	$(BIN)/python -m pytest tests/integration
 
-test-faults: $(VENV)/.installed ## The fault-injection suite alone (make test runs it too), with its totals line
-	$(BIN)/python -m pytest tests/faults -p no:logging
+# Writes the suites' totals lines, dated, to docs/figures/faults.md; make test runs them without it (a clean clone).
+test-faults: $(VENV)/.installed ## The fault-injection suite alone (make test runs it too); writes docs/figures/faults.md
+	FAULTS_REPORT=docs/figures/faults.md $(BIN)/python -m pytest tests/faults -p no:logging
 
 test-fuzz: $(VENV)/.installed ## schemathesis against the local front: 1,000 signed cases per operation and mode
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(BIN)/python -m pytest tests/fuzz -p no:logging -q

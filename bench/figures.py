@@ -1,7 +1,9 @@
 """The figures in docs/figures/ are written by the commands that measure them, never by hand, and each
 file's first line says when, at which commit and on what machine (`stamp`).
 
-`make bench` writes bench.md (bench/__main__.py).
+`make bench` writes bench.md (bench/__main__.py). `make test-faults` sets FAULTS_REPORT, and the fault
+suites add their totals lines to the file it names (`record_fault_totals`); `make test` does not set
+it, so a CI run leaves the clone clean.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ROOT / "docs" / "figures"
 BENCH_FIGURES = FIGURES / "bench.md"
+FAULTS_REPORT = "FAULTS_REPORT"
 
 
 def stamp(command: str, when: datetime | None = None) -> str:
@@ -38,6 +41,21 @@ def write(path: Path, stamp_line: str, body: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{stamp_line}\n\n{body}")
     return path
+
+
+_fault_runs: dict[Path, tuple[str, list[str]]] = {}
+
+
+def record_fault_totals(line: str) -> None:
+    """Adds a fault suite's totals line to the file $FAULTS_REPORT names, if it names one. The first
+    line in a process starts the file afresh, so it holds one run's lines under that run's stamp."""
+    target = os.environ.get(FAULTS_REPORT)
+    if not target:
+        return
+    path = Path(target).resolve()
+    stamp_line, lines = _fault_runs.setdefault(path, (stamp("make test-faults"), []))
+    lines.append(line)
+    write(path, stamp_line, "```text\n" + "\n".join(lines) + "\n```\n")
 
 
 # -- the machine and the commit ------------------------------------------------------------------------
