@@ -82,7 +82,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         dest="docs",
         action="store_const",
         const=True,
-        help="write docs/figures/bench.md even though an option changes what is measured (--quick, sizes)",
+        help="write docs/figures/bench.md from any valid run, --quick too (by default only a full run writes it)",
     )
     docs.add_argument(
         "--no-docs", dest="docs", action="store_const", const=False, help="leave docs/figures/bench.md alone"
