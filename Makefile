@@ -63,8 +63,9 @@ integration: $(VENV)/.installed ## Integration tests only (the emulator's own te
 test-local: $(VENV)/.installed ## The Twilio emulator's own tests (tests/local), one file per resource
 	$(BIN)/python -m pytest tests/local
 
-test-faults: $(VENV)/.installed ## The fault-injection suite alone (make test runs it too), with its totals line
-	$(BIN)/python -m pytest tests/faults -p no:logging
+# Writes the suites' totals lines, dated, to docs/figures/faults.md; make test runs them without it (a clean clone).
+test-faults: $(VENV)/.installed ## The fault-injection suite alone (make test runs it too); writes docs/figures/faults.md
+	FAULTS_REPORT=docs/figures/faults.md $(BIN)/python -m pytest tests/faults -p no:logging
 
 test-fuzz: $(VENV)/.installed ## schemathesis against the local front: 1,000 signed cases per operation and mode
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(BIN)/python -m pytest tests/fuzz -p no:logging -q
@@ -106,7 +107,8 @@ invoke: $(VENV)/.installed ## make invoke FUNCTION=IngestFunction EVENT=events/<
 build: $(TOOLS)/.installed ## sam build (no container; needs python3.13 on PATH)
 	PATH="$(dir $(PYTHON)):$$PATH" $(TOOLS)/bin/sam build
 
-# Measurements, not tests: prints a table and writes bench/results/<UTC time>.json. ARGS=--quick for a smoke run.
+# Measurements, not tests: prints a table and writes bench/results/<UTC time>.json; a full run also writes
+# docs/figures/bench.md (ARGS=--no-docs keeps it). ARGS=--quick for a smoke run.
 bench: $(VENV)/.installed ## Benchmark cold start, warm latency, I/O and cost against a minimal baseline
 	$(BIN)/python -m bench $(ARGS)
 

@@ -24,6 +24,7 @@ import pytest
 import requests
 from helpers import ledger_entry, new_event_body, wait_for
 
+from bench import figures
 from bridge import bootstrap
 from local.dynamo_faults import DynamoFaultProxy, Rule
 from local.front import HttpFront
@@ -200,6 +201,7 @@ def test_nothing_lost_nothing_doubled(stack: LocalStack, plan: Plan, capsys: pyt
     )
     with capsys.disabled():
         print("\n" + totals)  # noqa: T201 - the suite's one line of totals
+    figures.record_fault_totals(totals)  # docs/figures/faults.md, under make test-faults only
 
     assert duplicates == 0, totals
     assert lost == [], f"{totals}\nlost: {lost[:10]}"

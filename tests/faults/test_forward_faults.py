@@ -23,6 +23,7 @@ import pytest
 from helpers import ledger_entry, wait_for
 from standardwebhooks.webhooks import Webhook
 
+from bench import figures
 from bridge import bootstrap
 from local.dynamo_faults import DynamoFaultProxy, Rule
 from local.front import HttpFront
@@ -126,6 +127,7 @@ def test_every_accepted_message_is_forwarded_or_ledgered_and_replayable(
     )
     with capsys.disabled():
         print("\n" + totals)  # noqa: T201 - the suite's one line of totals
+    figures.record_fault_totals(totals)  # docs/figures/faults.md, under make test-faults only
     assert lost == set(), totals
     assert wrong_id == [], totals
     assert len(accepted) >= MESSAGES * 0.8, totals
