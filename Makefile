@@ -16,7 +16,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help run test test-fuzz test-faults test-local lint typecheck unit integration template-lint invoke build bench clean
+.PHONY: help run test test-fuzz test-faults test-local lint typecheck unit integration template-lint docs docs-serve invoke build bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,7 +51,7 @@ RUN_FLAGS = --host $(HOST) $(if $(PORT),--port $(PORT)) $(if $(AWS_PORT),--aws-p
 run: $(VENV)/.installed ## Run the whole bridge locally (moto, Twilio emulator, HTTP front on :3000) and deliver a demo event
 	$(BIN)/python -m local.demo $(strip $(RUN_FLAGS))
 
-test: lint typecheck template-lint ## Lint, type-check, lint the template, then run every test
+test: lint typecheck template-lint docs ## Lint, type-check, lint the template, build the docs, then run every test
 	$(BIN)/python -m pytest
 
 unit: $(VENV)/.installed ## Unit tests only
@@ -98,6 +98,14 @@ template-lint: $(TOOLS)/.installed $(TOOLS)/.checkov
 	$(TOOLS)/bin/python -m local.template > .aws-sam/template.expanded.json
 	BC_SKIP_MAPPING=TRUE $(TOOLS)/bin/checkov --file .aws-sam/template.expanded.json --framework cloudformation --compact --quiet
 
+# The docs site (mkdocs.yml): strict, so a broken link or a missing docs/figures/ file fails the build.
+# Material 9.7+ prints a banner about MkDocs 2.0 on every build; the variable keeps it out of make test's output.
+docs: $(VENV)/.installed ## Build the docs site (mkdocs build --strict) into site/
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(VENV)/.installed ## Serve the docs site with live reload on 127.0.0.1:8000
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
 # `sam local invoke` without Docker: the template's handler and environment, in-process, against the local stack.
 FUNCTION ?= IngestFunction
 EVENT ?= events/ingest-delivered.json
@@ -113,4 +121,4 @@ bench: $(VENV)/.installed ## Benchmark cold start, warm latency, I/O and cost ag
 	$(BIN)/python -m bench $(ARGS)
 
 clean: ## Remove virtualenvs and build output
-	rm -rf $(VENV) $(TOOLS) .aws-sam .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS) .aws-sam .mypy_cache .ruff_cache .hypothesis site
