@@ -73,7 +73,7 @@ test-fuzz: $(VENV)/.installed ## schemathesis against the local front: 1,000 sig
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	# The import rule of the README's Layout: use cases import no SDK; only runtime.py wires adapters.
+	# The import rule (docs/architecture.md): entry points, bootstrap, use cases, domain; adapters beside.
 	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed

@@ -1,4 +1,4 @@
-"""`udm-bridge --local smoke` against the local stack, found the way the README's commands find it:
+"""`udm-bridge --local smoke` against the local stack, found the way the documented commands find it:
 through the state file `make run` writes."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The state file that tells every README command where `make run` listens."""
+"""The state file that tells every documented command where `make run` listens."""
 
 from __future__ import annotations
 

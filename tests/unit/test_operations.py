@@ -112,7 +112,7 @@ def test_every_watched_custom_metric_is_emitted_by_the_code() -> None:
 
 
 def test_the_emitted_set_comes_from_the_code() -> None:
-    # What the README's Observability section lists, found in the code rather than copied from it.
+    # What docs/operations.md's Observability section lists, found in the code rather than copied from it.
     assert {"delivered", "parked", "rejected", "no_active_call", "twilio_error", "unavailable", "error"} <= (
         emitted_metrics()
     )
