@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"    {message['sid']} on {message['call_sid']} IdempotencyKey={message['idempotency_key']}")
         say(f"    Content: {message['content']}")
     delivered = reply.status_code == 200 and any(
-        m["idempotency_key"] == headers["webhook-id"] and m["call_sid"] == placed["child"] for m in messages
+        m["idempotency_key"] == f"{headers['webhook-id']}@{placed['child']}" for m in messages
     )
 
     answered = answer_from_the_call(stack, placed["child"])

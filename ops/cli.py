@@ -38,6 +38,7 @@ from bridge.adapters.dynamodb.registry import DynamoCallRegistry
 from bridge.adapters.secrets import SecretStore
 from bridge.domain.calls import CALL_SID
 from bridge.domain.errors import BridgeError
+from bridge.domain.events import delivery_key
 from bridge.domain.keys import recipient_key
 from bridge.domain.outcomes import Outcome
 from bridge.domain.parking import LedgerEntry
@@ -53,6 +54,7 @@ from bridge.settings import (
     TwilioAccount,
     TwilioApi,
 )
+from bridge.sources.profiles import COMPLIANCE
 from bridge.sources.signatures import parse_secrets
 from bridge.usecases.call_message_out import Forwarder, ForwardFailed
 from bridge.usecases.udm_out import UdmOut
@@ -272,12 +274,16 @@ def replay(entry: LedgerEntry, target: Target, to: str | None) -> dict[str, Any]
     """Redelivers with the original key as IdempotencyKey, so a replay can't double a delivery."""
     if entry.reason == Outcome.FORWARD_FAILED:
         return replay_forward(entry, target)
+    if entry.reason == COMPLIANCE:
+        detail = "a compliance request is for the operator to act on; it is never shown on a call"
+        return {"event_key": entry.event_key, "status": "not_replayed", "detail": detail}
     key = recipient_key(to) if to else entry.recipient
     call = target.registry.active_call(key)
     if call is None:
         return {"event_key": entry.event_key, "status": "no_active_call", "recipient": key}
     try:
-        sent = target.udm_out.send(key, call.call_sid, entry.content, entry.event_key, Deadline.after(REPLAY_SECONDS))
+        idempotency_key = delivery_key(entry.event_delivery_key, call.call_sid)
+        sent = target.udm_out.send(key, call.call_sid, entry.content, idempotency_key, Deadline.after(REPLAY_SECONDS))
     except BridgeError as error:
         return {"event_key": entry.event_key, "status": error.code, "detail": error.detail}
     target.ledger.mark_replayed(entry.event_key, sent.message_sid)

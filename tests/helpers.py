@@ -141,15 +141,23 @@ class Bridge:
         assert reply.status == 200, reply.body
         return key, str(call["sid"])
 
-    def messages_for(self, event_id: str) -> list[dict[str, Any]]:
-        return [m for m in self.stack.emulator.messages() if m["idempotency_key"] == event_id]
+    def messages_for(self, event_key: str) -> list[dict[str, Any]]:
+        """The UDMs of an event: their IdempotencyKey is the event's key and the call's SID."""
+        return [m for m in self.stack.emulator.messages() if event_of(m) == event_key]
+
+
+def event_of(message: dict[str, Any]) -> str:
+    """The event key of a UDM the emulator received: its IdempotencyKey is `<event key>@<Call SID>`."""
+    return str(message["idempotency_key"]).rpartition("@")[0]
 
 
 def body_key(source: str, raw: bytes | str) -> str:
-    """The event key of a delivery whose scheme signs no timestamp (GitHub, hmac without one): its
-    signed body's digest, so a resent body makes no second message whatever delivery ID it carries."""
+    """The event key of a delivery whose signature covers no ID or type (GitHub, Shopify): the
+    digest of its signed body, parsed and written one way (sorted keys, no spaces), so a resent
+    body makes no second message whatever delivery ID or type header it carries."""
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
-    return f"{source}:sha256:{hashlib.sha256(data).hexdigest()}"
+    canonical = json.dumps(json.loads(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return f"{source}:sha256:{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}"
 
 
 def new_id() -> str:

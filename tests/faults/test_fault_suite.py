@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import requests
-from helpers import ledger_entry, new_event_body, wait_for
+from helpers import event_of, ledger_entry, new_event_body, wait_for
 
 from bench import figures
 from bridge import bootstrap
@@ -174,20 +174,22 @@ def test_nothing_lost_nothing_doubled(stack: LocalStack, plan: Plan, capsys: pyt
 
     # Let the streams flush the parked events and the TTL expire the never-delivered ones.
     def settled() -> bool:
-        delivered = {m["idempotency_key"] for m in stack.emulator.messages()}
+        delivered = {event_of(m) for m in stack.emulator.messages()}
         return all(e in delivered or ledger_entry(stack, e) for e in seen.accepted)
 
     wait_for(settled, timeout=60, interval=0.5)
     stack.settle()
 
     messages = stack.emulator.messages()
+    # One message per (event, call): the IdempotencyKey is both, so a repeat on one key is a duplicate.
     per_key = Counter(m["idempotency_key"] for m in messages)
-    delivered = {key for key in per_key if key in seen.accepted}
+    per_event = Counter(event_of(m) for m in messages)
+    delivered = {key for key in per_event if key in seen.accepted}
     ledgered = {e: ledger_entry(stack, e) for e in seen.accepted - delivered}
     reasons = Counter(entry["reason"] for entry in ledgered.values() if entry)
     lost = sorted(e for e, entry in ledgered.items() if entry is None)
     duplicates = sum(count - 1 for count in per_key.values() if count > 1)
-    unaccepted_delivered = sorted(key for key in per_key if key not in seen.accepted)
+    unaccepted_delivered = sorted(key for key in per_event if key not in seen.accepted)
     stats = stack.emulator.stats()
     parked_keys = set(plan.late) | set(plan.never)
     parked = sum(1 for body, e in work if body["to"] in parked_keys and e in seen.accepted)

@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from helpers import Bridge, new_event_body, new_id
+from helpers import Bridge, new_event_body, new_id, wait_for
 
 from local.lambda_runtime import http_event
 from local.senders import new_webhook_secret
@@ -511,13 +511,15 @@ def test_twilio_rejecting_the_credentials_is_a_502(bridge: Bridge, fresh_runtime
     assert bridge.post_event(body, event_id=event_id).status == 200
 
 
-# -- 503 ------------------------------------------------------------------------------------------
+# -- Twilio throttling: parked, not a 503 ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
-def test_twilio_failing_every_attempt_is_a_503_with_retry_after(bridge: Bridge, status: int) -> None:
+def test_a_delivery_twilio_refuses_past_the_budget_is_parked_and_delivered_later_once(
+    bridge: Bridge, status: int
+) -> None:
     # Given Twilio failing transiently for longer than the retry budget
-    key, _ = bridge.live_call()
+    key, call_sid = bridge.live_call()
     bridge.stack.emulator.add_fault({"status": status, "count": 10, "retry_after": 0})
     event_id = new_id()
     body = new_event_body(key)
@@ -525,16 +527,18 @@ def test_twilio_failing_every_attempt_is_a_503_with_retry_after(bridge: Bridge, 
     # When an event arrives
     reply = bridge.post_event(body, event_id=event_id)
 
-    # Then the bridge tried a bounded number of times and tells the sender to retry later
-    assert_problem(reply, 503, "twilio_unavailable")
-    assert int(reply.headers["Retry-After"]) >= 1
-    assert bridge.stack.emulator.stats()["udm_requests"] == 3
+    # Then the bridge tried a bounded number of times, then parked the event: the sender hears 202,
+    # not a 503 it would retry into the throttling
+    assert reply.status == 202, reply.body
+    assert (reply.json()["status"], reply.json()["call_sid"]) == ("parked", call_sid)
 
-    # And no record stays behind: the sender's retry is delivered once Twilio recovers
-    bridge.stack.emulator.clear_faults()
+    # And the flusher delivers it once Twilio takes it, once, whatever the sender retries
+    assert wait_for(lambda: bridge.messages_for(event_id), timeout=30)
     retry = bridge.post_event(body, event_id=event_id)
-    assert retry.status == 200
+    assert (retry.status, retry.headers.get("Idempotent-Replayed")) == (202, "true")
+    bridge.stack.settle()
     assert len(bridge.messages_for(event_id)) == 1
+    assert bridge.messages_for(event_id)[0]["call_sid"] == call_sid
 
 
 def test_twilio_429_with_retry_after_is_retried_and_delivered(bridge: Bridge) -> None:
@@ -552,18 +556,20 @@ def test_twilio_429_with_retry_after_is_retried_and_delivered(bridge: Bridge) ->
     assert time.monotonic() - started >= 1.0
 
 
-def test_retry_after_the_budget_allows_is_a_503_without_waiting(bridge: Bridge) -> None:
+def test_retry_after_the_budget_allows_is_parked_at_once(bridge: Bridge) -> None:
     # Given Twilio asking for a pause longer than the Lambda has left
     key, _ = bridge.live_call()
     bridge.stack.emulator.add_fault({"status": 429, "count": 1, "retry_after": 60})
+    event_id = new_id()
 
     # When an event arrives
-    reply = bridge.post_event(new_event_body(key))
+    reply = bridge.post_event(new_event_body(key), event_id=event_id)
 
-    # Then the bridge answers at once, passing Twilio's hint on to the sender
-    assert_problem(reply, 503, "twilio_unavailable")
-    assert reply.headers["Retry-After"] == "60"
+    # Then the bridge answers at once, without waiting out the pause in the sender's request
+    assert reply.json()["status"] == "parked"
     assert bridge.stack.emulator.stats()["udm_requests"] == 1
+    # And the flusher delivers it when Twilio takes messages again
+    assert wait_for(lambda: bridge.messages_for(event_id), timeout=30)
 
 
 def test_connection_dropped_after_twilio_accepted_is_not_a_second_message(bridge: Bridge) -> None:

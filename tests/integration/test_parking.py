@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from helpers import Bridge, ledger_entry, new_event_body, new_id, wait_for
+from helpers import Bridge, event_of, ledger_entry, new_event_body, new_id, wait_for
 
 from bridge import bootstrap
 from bridge.domain.retry import Deadline
@@ -55,7 +55,7 @@ def test_parked_events_are_delivered_in_the_order_they_arrived(bridge: Bridge) -
         assert bridge.post_event(new_event_body(key, hold_seconds=60), event_id=event_id).status == 202
     register(bridge, key)
     wait_for(lambda: all(bridge.messages_for(event_id) for event_id in ids))
-    order = [m["idempotency_key"] for m in bridge.stack.emulator.messages() if m["idempotency_key"] in ids]
+    order = [event_of(m) for m in bridge.stack.emulator.messages() if event_of(m) in ids]
     assert order == ids
 
 
@@ -122,7 +122,7 @@ def test_failing_head_event_holds_the_ones_behind_it(bridge: Bridge) -> None:
 
     # Then nothing is posted out of order while the head fails, and all arrive in order once Twilio recovers
     wait_for(lambda: all(bridge.messages_for(event_id) for event_id in ids), timeout=20)
-    order = [m["idempotency_key"] for m in bridge.stack.emulator.messages() if m["idempotency_key"] in ids]
+    order = [event_of(m) for m in bridge.stack.emulator.messages() if event_of(m) in ids]
     assert order == ids
 
 
@@ -148,7 +148,7 @@ def test_two_flushers_deliver_each_parked_event_exactly_once(bridge: Bridge) -> 
 
     # Then each event was posted once, in order
     assert bridge.stack.emulator.stats()["udm_requests"] == 8
-    order = [m["idempotency_key"] for m in bridge.stack.emulator.messages()]
+    order = [event_of(m) for m in bridge.stack.emulator.messages()]
     assert order == ids
 
 

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import pytest
-from helpers import EVENTS, Bridge, new_call_sid, new_event_body, new_id, post_callback, status_params
+from helpers import EVENTS, Bridge, event_of, new_call_sid, new_event_body, new_id, post_callback, status_params
 
 from local.senders import github_headers
 
@@ -182,7 +182,7 @@ def test_default_id_shaped_like_a_github_key_never_collides_with_that_github_del
 
     # Then both are delivered, as two messages under two keys
     assert (by_default.status, by_github.status) == (200, 200), (by_default.body, by_github.body)
-    keys = {message["idempotency_key"] for message in bridge.stack.emulator.messages()}
+    keys = {event_of(message) for message in bridge.stack.emulator.messages()}
     assert len(keys) == 2
     assert f"default:github:{delivery}" in keys
 

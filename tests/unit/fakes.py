@@ -111,11 +111,11 @@ class FakeParkedStore:
         self._clock = clock
         self._arrivals = 0
 
-    def park(self, event: Event, content: str, hold_seconds: int) -> ParkedEvent:
+    def park(self, event: Event, content: str, hold_seconds: int, *, recipient: str, cause: str) -> ParkedEvent:
         now = self._clock()
         self._arrivals += 1
         parked = ParkedEvent(
-            recipient=event.to,
+            recipient=recipient,
             arrival=f"{self._arrivals:020d}#{event.key}",
             event_key=event.key,
             event_id=event.id,
@@ -123,8 +123,10 @@ class FakeParkedStore:
             content=content,
             parked_at=now,
             expires_at=int(now) + hold_seconds,
+            cause=cause,
+            shared=len(event.recipients) > 1,
         )
-        self.events.setdefault(event.to, []).append(parked)
+        self.events.setdefault(recipient, []).append(parked)
         return parked
 
     def pending(self, recipient: str) -> list[ParkedEvent]:

@@ -44,7 +44,9 @@ class CallRegistry(Protocol):
 class ParkedStore(Protocol):
     """Events waiting for their recipient's call, in arrival order, each claimed before it is posted."""
 
-    def park(self, event: Event, content: str, hold_seconds: int) -> ParkedEvent: ...
+    def park(self, event: Event, content: str, hold_seconds: int, *, recipient: str, cause: str) -> ParkedEvent:
+        """Parks the event for one of its recipients; `cause` says why (no call yet, or throttled)."""
+        ...
 
     def pending(self, recipient: str) -> list[ParkedEvent]: ...
 

@@ -84,39 +84,54 @@ def test_a_profile_name_with_a_trailing_newline_is_refused() -> None:
 @pytest.mark.parametrize(
     ("profile", "deduplicated_by_body"),
     [
+        # GitHub signs neither its delivery ID nor its event header: the signed body is the event
         ({"scheme": "github", "to": "body.x"}, True),
+        # An ID inside a signed body is authenticated: it is the event's identity
         (
             {"scheme": "hmac", "hmac": {"header": "X-Sig"}, "event_id": "body.id", "type": "body.t", "to": "body.x"},
-            True,
+            False,
         ),
+        # An ID from a header the signature doesn't cover decides nothing
         (
             {
                 "scheme": "hmac",
-                "hmac": {"header": "X-Sig", "timestamp_header": "X-Ts"},
-                "event_id": "body.id",
+                "hmac": {"header": "X-Sig"},
+                "event_id": 'headers."x-id"',
+                "type": "body.t",
+                "to": "body.x",
+            },
+            True,
+        ),
+        # ...unless the profile declares that header signed
+        (
+            {
+                "scheme": "hmac",
+                "hmac": {"header": "X-Sig", "signed": ["header:X-Id", "body"]},
+                "event_id": 'headers."x-id"',
                 "type": "body.t",
                 "to": "body.x",
             },
             False,
         ),
-        (
-            # A timestamp header outside the signed parts can be refreshed by anyone: no protection
-            {
-                "scheme": "hmac",
-                "hmac": {"header": "X-Sig", "timestamp_header": "X-Ts", "signed": ["body"]},
-                "event_id": "body.id",
-                "type": "body.t",
-                "to": "body.x",
-            },
-            True,
-        ),
-        ({"scheme": "twilio", "event_id": "body.Sid", "type": "body.EventType", "to": "body.x"}, True),
+        ({"scheme": "twilio", "event_id": "body.Sid", "type": "body.EventType", "to": "body.x"}, False),
+        ({"scheme": "twilio", "event_id": 'body.Sid || headers."i-twilio-idempotency-token"', "to": "body.x"}, True),
         ({"scheme": "stripe", "to": "body.x"}, False),
         ({"scheme": "standard-webhooks", "to": "body.x"}, False),
     ],
 )
-def test_schemes_without_a_signed_timestamp_deduplicate_by_the_body(
+def test_only_a_signed_id_and_type_keep_an_event_from_being_deduplicated_by_its_signed_body(
     profile: dict[str, object], deduplicated_by_body: bool
 ) -> None:
     parsed = parse_profiles({"sources": {"s": profile}})["s"]
-    assert (parsed.dedupe_id(b"{}") is not None) == deduplicated_by_body
+    headers = {"x-id": "a", "i-twilio-idempotency-token": "t", "webhook-id": "msg_1"}
+    claim = parsed.claim(headers, {"id": "1", "Sid": "WR1", "x": "k"})
+    assert (claim.dedupe_id is not None) == deduplicated_by_body
+
+
+@pytest.mark.parametrize("field", ["to", "timestamp"])
+def test_a_profile_whose_recipient_or_time_reads_an_unsigned_header_does_not_load(field: str) -> None:
+    from bridge.domain.errors import ConfigurationError
+
+    profile = {"scheme": "github", "to": "body.x", field: 'headers."x-unsigned"'}
+    with pytest.raises(ConfigurationError, match="signature doesn't cover"):
+        parse_profiles({"sources": {"s": profile}})

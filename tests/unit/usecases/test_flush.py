@@ -31,7 +31,7 @@ class World:
     def park(self, *ids: str, hold: int = 60) -> None:
         for event_id in ids:
             event = Event(id=event_id, type="t", timestamp=None, to=KEY, data={}, body={})
-            self.store.park(event, f'{{"id":"{event_id}"}}', hold)
+            self.store.park(event, f'{{"id":"{event_id}"}}', hold, recipient=KEY, cause="no_call")
 
     def outcomes(self) -> list[tuple[Outcome, str]]:
         return [(item.outcome, item.get("event_key")) for item in self.flush.flush(KEY, deadline()).ended]
@@ -42,7 +42,7 @@ def test_parked_events_reach_the_call_in_arrival_order_each_once() -> None:
     world.park("e1", "e2", "e3")
     world.registry.register(KEY, CALL, 3600)
     assert world.outcomes() == [(Outcome.FLUSHED, "e1"), (Outcome.FLUSHED, "e2"), (Outcome.FLUSHED, "e3")]
-    assert [key for _, _, key in world.sender.sent] == ["e1", "e2", "e3"]
+    assert [key for _, _, key in world.sender.sent] == [f"{event}@{CALL}" for event in ("e1", "e2", "e3")]
     assert world.store.pending(KEY) == []
     assert world.outcomes() == []  # a second flush finds nothing to post again
 
@@ -70,7 +70,7 @@ def test_twilio_unavailable_releases_the_event_keeps_the_order_and_says_what_was
     world = World()
     world.park("e1", "e2")
     world.registry.register(KEY, CALL, 3600)
-    world.sender.failing["e2"] = Transient("503")
+    world.sender.failing[f"e2@{CALL}"] = Transient("503")
 
     # When they are flushed, Then the sender hears 503 and the logs still learn e1 was delivered
     with pytest.raises(TwilioUnavailable) as raised:

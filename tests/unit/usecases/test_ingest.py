@@ -3,15 +3,14 @@ in-memory fakes of its ports (no sockets)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from typing import Any
 
 import pytest
-from helpers import rfc3339
+from helpers import body_key, rfc3339
 
-from bridge.domain.calls import ActiveCall
+from bridge.domain.calls import ActiveCall, CallEntry
 from bridge.domain.errors import NoActiveCall, StoreUnavailable
 from bridge.domain.events import Event
 from bridge.domain.inbound import HttpRequest
@@ -42,7 +41,7 @@ FAST = RetryPolicy(max_attempts=2, attempt_timeout=1.0, base_delay=0.001, max_de
 
 
 class ScriptedRegistry(FakeRegistry):
-    """Answers active_call from a script: the registry as seen at each read."""
+    """Answers each read of a key's calls from a script: the registry as seen at each read."""
 
     def __init__(self, answers: list[ActiveCall | None]) -> None:
         super().__init__()
@@ -50,6 +49,10 @@ class ScriptedRegistry(FakeRegistry):
 
     def active_call(self, key: str) -> ActiveCall | None:
         return self.answers.pop(0)
+
+    def live_calls(self, key: str) -> list[tuple[str, CallEntry]]:
+        call = self.answers.pop(0)
+        return [(call.call_sid, CallEntry(started=time.time(), expires_at=call.expires_at))] if call else []
 
 
 class ScriptedFlush(ParkedFlush):
@@ -74,9 +77,9 @@ class RecordingStore(FakeParkedStore):
         super().__init__()
         self.parked: list[Event] = []
 
-    def park(self, event: Event, content: str, hold_seconds: int) -> Any:
+    def park(self, event: Event, content: str, hold_seconds: int, *, recipient: str, cause: str) -> Any:
         self.parked.append(event)
-        return super().park(event, content, hold_seconds)
+        return super().park(event, content, hold_seconds, recipient=recipient, cause=cause)
 
 
 def ingest(
@@ -128,7 +131,13 @@ def test_a_call_registering_while_the_event_parks_is_caught_by_the_recheck() -> 
     # Then it was parked, flushed right away, and the sender hears it was delivered
     assert [event.id for event in store.parked] == ["evt_1"]
     assert flush.flushed == [KEY]
-    assert body == {"status": "delivered", "event_id": "evt_1", "call_sid": "CA1", "message_sid": "KX1"}
+    assert body == {
+        "status": "delivered",
+        "event_id": "evt_1",
+        "call_sid": "CA1",
+        "message_sid": "KX1",
+        "recipient": KEY,
+    }
 
 
 def test_without_a_call_at_the_recheck_the_event_stays_parked() -> None:
@@ -190,12 +199,6 @@ def test_an_event_older_than_the_call_and_its_window_is_stale_and_ledgered() -> 
     assert (entry.reason, entry.event_key, entry.recipient) == ("stale", "evt_1", KEY)
 
 
-def test_a_call_of_unknown_start_is_trusted() -> None:
-    registry = ScriptedRegistry([ActiveCall(KEY, "CA1", 0)])
-    body = post(ingest(registry, ledger=FakeLedger()), time.time() - 2 * HOUR)
-    assert body["status"] == "delivered"
-
-
 def test_without_an_event_time_the_first_sighting_is_the_event_time() -> None:
     # Given a GitHub delivery (no event time) the bridge first saw two hours ago
     first_seen = FakeFirstSeen(clock=lambda: time.time() - 2 * HOUR)
@@ -211,7 +214,7 @@ def test_without_an_event_time_the_first_sighting_is_the_event_time() -> None:
     # Then it is stale, judged by when its signed body was first seen (GitHub signs no timestamp, so
     # the body, not the unsigned delivery ID, is the event: see the replay rule)
     assert body["status"] == "stale"
-    assert list(first_seen.seen) == ["github:sha256:" + hashlib.sha256(raw.encode()).hexdigest()]
+    assert list(first_seen.seen) == [body_key("github", raw)]
 
 
 def test_an_event_with_its_own_time_never_asks_when_it_was_first_seen() -> None:
@@ -219,7 +222,7 @@ def test_an_event_with_its_own_time_never_asks_when_it_was_first_seen() -> None:
     registry.started(KEY, "CA1", ttl_seconds=HOUR, started=time.time() - 60, leg="CA1", seq=None)
     post(ingest(registry, sender=sender, ledger=FakeLedger(), first_seen=first_seen), time.time())
     assert first_seen.seen == {}
-    assert [key for _, _, key in sender.sent] == ["evt_1"]
+    assert [key for _, _, key in sender.sent] == ["evt_1@CA1"]
 
 
 # -- what a delivery is claimed under ------------------------------------------------------------
@@ -248,4 +251,4 @@ def test_hmac_deliveries_without_a_signed_timestamp_are_claimed_under_the_bodys_
         svc.handle(HttpRequest(raw, headers), deadline(), "desk")
 
     # Then both are claimed under one key, the body's digest: the second is a replay of the first
-    assert gate.asked == ["desk:sha256:" + hashlib.sha256(raw).hexdigest()] * 2
+    assert gate.asked == [body_key("desk", raw)] * 2

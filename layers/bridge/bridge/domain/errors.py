@@ -189,6 +189,16 @@ class StoreUnavailable(BridgeError):
     outcome = Outcome.UNAVAILABLE
 
 
+class BatchUnsettled(BridgeError):
+    """Some events of a batch hit a failure a retry may fix; the retry redoes only those (the others
+    are claimed, and answer as they did)."""
+
+    status = 503
+    code = "batch_unsettled"
+    title = "Some events of the batch could not be handled yet; retry later"
+    outcome = Outcome.UNAVAILABLE
+
+
 class CallNotFound(BridgeError):
     status = 404
     code = "call_not_found"

@@ -21,14 +21,19 @@ class Event:
     id: str
     type: str
     timestamp: str | None
-    to: str
+    to: str  # the first recipient; `recipients` are all of them
     data: Any
     body: Any
     source: str = DEFAULT_SOURCE
     hold_seconds: int | None = None  # how long the sender lets it wait for the call; never in Content
-    # What the event is deduplicated under when it is not its ID: the body's digest, for schemes
-    # whose signature covers no timestamp and no ID (a replay may come with any delivery ID).
+    more_to: tuple[str, ...] = ()  # the other recipients, when the event names several
+    # What the event is deduplicated under when it is not its ID: the digest of its signed body, for
+    # sources whose signature covers no ID or type (a replay may come with any delivery ID).
     dedupe_id: str | None = None
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return (self.to, *self.more_to)
 
     @property
     def named_source(self) -> str | None:
@@ -75,3 +80,9 @@ def event_key(source: str, event_id: str) -> str:
 
 def is_event_type(value: object) -> bool:
     return isinstance(value, str) and EVENT_TYPE.fullmatch(value) is not None
+
+
+def delivery_key(event_key: str, call_sid: str) -> str:
+    """The IdempotencyKey of one event's UDM to one call: the event's key and the Call SID, so an
+    event that reaches several calls makes one message on each, and a retry none more."""
+    return f"{event_key}@{call_sid}"

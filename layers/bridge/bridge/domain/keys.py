@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from typing import Any
 from urllib.parse import unquote
 
 from bridge.domain.errors import InvalidRequest
 
 MAX_KEY_CHARS = 256
+# How many recipient keys one event may name: each is one registry read on the event's path.
+MAX_RECIPIENTS = 10
+PHONE_PREFIX = "phone:"
+# E.164: a plus, a country code that starts 1-9, at most 15 digits in all.
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 def is_plain_text(value: str) -> bool:
@@ -26,3 +33,25 @@ def recipient_key(raw: str) -> str:
     if not is_recipient_key(key):
         raise InvalidRequest(f"The key must be 1 to {MAX_KEY_CHARS} characters long, without control characters.")
     return key
+
+
+def recipient_keys(value: Any) -> tuple[str, ...]:
+    """An event's recipients, as a profile's `to` found them: one key or a list (nulls and
+    duplicates dropped, order kept). A `phone:` key that isn't an E.164 number concerns no one's
+    call and is dropped; any other key must be a valid key. Raises ValueError naming the problem."""
+    found = value if isinstance(value, list) else [value]
+    keys: list[str] = []
+    for candidate in found:
+        if candidate is None or candidate is False or candidate == "":
+            continue  # a candidate the delivery doesn't have (`a && join(...)` gives false or null)
+        if not is_recipient_key(candidate):
+            raise ValueError(
+                f"found a recipient that is not a key of 1 to {MAX_KEY_CHARS} characters without control ones"
+            )
+        if candidate.startswith(PHONE_PREFIX) and not _E164.fullmatch(candidate[len(PHONE_PREFIX) :]):
+            continue
+        if candidate not in keys:
+            keys.append(candidate)
+    if len(keys) > MAX_RECIPIENTS:
+        raise ValueError(f"found {len(keys)} recipients; an event may name at most {MAX_RECIPIENTS}")
+    return tuple(keys)

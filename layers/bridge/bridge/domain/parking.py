@@ -11,6 +11,9 @@ from bridge.domain.outcomes import Happening, Outcome
 
 PARKED = "parked"
 CLAIMED = "claimed"
+# Why an event was parked: its recipient had no call yet, or Twilio throttled the delivery.
+NO_CALL = "no_call"
+THROTTLED = "throttled"
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,13 @@ class LedgerEntry:
     twilio_code: int | None = None
     replayed_at: float | None = None
     replay_message_sid: str | None = None
+    # The key the event's deliveries use, when the entry's own key is not it: an event with several
+    # recipients has an entry per recipient, `<event key>#<recipient>`.
+    delivery_key: str | None = None
+
+    @property
+    def event_delivery_key(self) -> str:
+        return self.delivery_key or self.event_key
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -44,10 +54,11 @@ class Undelivered:
     recipient: str
     content: str
     accepted_at: float
+    shared: bool = False  # the event has other recipients: the entry is this recipient's
 
     def failed(
         self,
-        reason: Outcome,
+        reason: Outcome | str,
         detail: str,
         *,
         attempts: int = 0,
@@ -55,7 +66,8 @@ class Undelivered:
         now: float | None = None,
     ) -> LedgerEntry:
         return LedgerEntry(
-            event_key=self.event_key,
+            event_key=f"{self.event_key}#{self.recipient}" if self.shared else self.event_key,
+            delivery_key=self.event_key if self.shared else None,
             event_id=self.event_id,
             source=self.source,
             recipient=self.recipient,
@@ -82,9 +94,13 @@ class ParkedEvent:
     state: str = PARKED
     lease_until: float = 0.0
     attempts: int = 0
+    cause: str = NO_CALL
+    shared: bool = False  # the event has other recipients, each parked on its own
 
     def undelivered(self) -> Undelivered:
-        return Undelivered(self.event_key, self.event_id, self.source, self.recipient, self.content, self.parked_at)
+        return Undelivered(
+            self.event_key, self.event_id, self.source, self.recipient, self.content, self.parked_at, self.shared
+        )
 
 
 @dataclass

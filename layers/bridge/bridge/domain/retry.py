@@ -83,6 +83,15 @@ class Deadline:
     def left(self) -> float:
         return self.remaining_ms() / 1000.0 - self.reserve
 
+    def within(self, seconds: float | None) -> Deadline:
+        """This deadline, or `seconds` from now if sooner: a sender that waits less than the Lambda
+        runs (Shopify and HubSpot wait 5 s) is answered inside its own wait."""
+        if seconds is None:
+            return self
+        end = time.monotonic() + seconds
+        outer = self.remaining_ms
+        return Deadline(lambda: min(outer(), max(0, int((end - time.monotonic()) * 1000))), reserve=self.reserve)
+
     @classmethod
     def after(cls, seconds: float, reserve: float = 0.0) -> Deadline:
         """A deadline `seconds` from now on the monotonic clock: for work outside a Lambda (replays)."""

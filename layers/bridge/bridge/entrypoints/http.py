@@ -14,12 +14,13 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from bridge.domain.errors import BridgeError, RouteNotFound
+from bridge.domain.errors import BatchUnsettled, BridgeError, RouteNotFound
 from bridge.domain.inbound import HttpRequest
-from bridge.domain.outcomes import Outcome
+from bridge.domain.outcomes import Happening, Outcome
 from bridge.domain.retry import Deadline
 from bridge.entrypoints.outcomes import OUTCOMES, record, record_error, record_happened
 from bridge.observability import logger
+from bridge.usecases.ingest_results import BatchResult, EventResult, Refused
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -40,14 +41,44 @@ def ingest_app() -> APIGatewayHttpResolver:
     def receive(source: str = DEFAULT_SOURCE) -> Response[str]:
         request, deadline = _request(app), _deadline(app)
         result = ingest().handle(request, deadline, source)
+        if isinstance(result, BatchResult):
+            return _batch(result)
         record_happened(result.also)
         record(result.outcome, **result.fields())
         headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
-        status = OUTCOMES[result.outcome].status
-        assert status is not None, result.outcome  # every outcome ingest returns is answered
-        return _json(status, result.body(), headers)
+        return _json(_status(result), result.body(), headers)
 
     return app
+
+
+def _status(result: EventResult) -> int:
+    status = OUTCOMES[result.outcome].status
+    assert status is not None, result.outcome  # every outcome ingest returns is answered
+    return status
+
+
+def _batch(batch: BatchResult) -> Response[str]:
+    """Each event of a batch is logged and counted as its own; the sender hears 2xx once every one
+    is settled, else 503 with what is settled so far (its retry redoes only the rest)."""
+    for item in batch.events:
+        if isinstance(item, EventResult):
+            record_happened(item.also)
+            record_happened([Happening(item.outcome, item.fields())])
+        else:
+            record_happened(
+                [
+                    Happening(
+                        Outcome.REJECTED if isinstance(item, Refused) else Outcome.UNAVAILABLE,
+                        {"source": batch.source, **item.body()},
+                    )
+                ]
+            )
+    if batch.settled:
+        return _json(200, batch.body())
+    unsettled = BatchUnsettled(
+        "Some events of the batch hit a failure a retry may fix.", retry_after=batch.retry_after, **batch.body()
+    )
+    return problem_response(unsettled)
 
 
 def calls_app() -> APIGatewayHttpResolver:

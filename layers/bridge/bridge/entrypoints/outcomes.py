@@ -30,7 +30,8 @@ OUTCOMES: dict[Outcome, Line] = {
     Outcome.PARKED: Line("event parked", status=202),
     Outcome.STALE: Line("event too old for the recipient's call", "warning", status=200),
     Outcome.IGNORED: Line("ignored", status=200),
-    Outcome.NO_ACTIVE_CALL: Line("no active call"),
+    # A named source's event for someone not on a call: its sender must not retry (see docs/sources.md).
+    Outcome.NO_ACTIVE_CALL: Line("no active call", status=200),
     Outcome.REJECTED: Line("request rejected"),
     Outcome.TWILIO_ERROR: Line("twilio did not take the message"),
     Outcome.UNAVAILABLE: Line("backing store unavailable"),

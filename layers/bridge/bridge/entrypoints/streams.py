@@ -1,7 +1,7 @@
 """The tables' DynamoDB stream records, each routed into one use case with a Deadline:
 
-* FlushFunction: a key's calls changed -> flush its parked events; a parked event removed by TTL ->
-  the ledger.
+* FlushFunction: a key's calls changed -> flush its parked events; an event parked because Twilio
+  throttled -> flush its recipient; a parked event removed by TTL -> the ledger.
 * SubscribeFunction: a key's calls changed -> subscribe its new SDK legs to their messages.
 
 A handler raises to have its record retried (the batch reports it as a failure, and the records
@@ -20,6 +20,7 @@ from bridge.adapters.dynamodb.parked import decode_parked
 from bridge.adapters.dynamodb.registry import decode_state
 from bridge.domain.call_message import OWNER_PREFIX
 from bridge.domain.errors import BridgeError
+from bridge.domain.parking import THROTTLED
 from bridge.domain.retry import Deadline
 from bridge.entrypoints.outcomes import record_happened
 from bridge.observability import logger
@@ -68,11 +69,15 @@ class FlushStreamRouter:
                 _recorded(lambda: self.flush.call_changed(key, state, deadline).ended)
         elif table == self._parked_table:
             identity = raw.get("userIdentity") or {}
-            image = raw.get("dynamodb", {}).get("OldImage")
+            old, new = raw.get("dynamodb", {}).get("OldImage"), raw.get("dynamodb", {}).get("NewImage")
             # Only TTL deletions: a flusher removes what it delivered or recorded itself.
-            if raw.get("eventName") == "REMOVE" and identity.get("principalId") == TTL_PRINCIPAL and image:
-                event = decode_parked(image)
-                _recorded(lambda: [self.flush.expired(event)])
+            if raw.get("eventName") == "REMOVE" and identity.get("principalId") == TTL_PRINCIPAL and old:
+                expired = decode_parked(old)
+                _recorded(lambda: [self.flush.expired(expired)])
+            elif raw.get("eventName") == "INSERT" and new and decode_parked(new).cause == THROTTLED:
+                # Parked because Twilio throttled, for a call that is live: deliver at Twilio's pace.
+                recipient = decode_parked(new).recipient
+                _recorded(lambda: self.flush.flush(recipient, deadline).ended)
         else:
             logger.warning("stream record from an unknown table ignored", table=table)
 

@@ -1,18 +1,27 @@
-"""Source profiles: how a source signs its webhooks and where its event's parts are.
+"""Source profiles: how a source signs its webhooks and where its events' parts are.
 
 Every source is a profile, read the same way. `default` is built in: Standard Webhooks carrying
 the bridge's own envelope (schemas/envelope.schema.json, then schemas/types/<type>.schema.json for
 its data), served at `/events` and `/events/default`. The named sources are described in
 sources.json, shipped in the layer and validated when the layer loads: a bad profile stops the
 function from starting, with a message naming the problem.
+
+The one rule, enforced here when a profile loads and when a delivery is read: only signed parts of
+a request decide an event's ID, type, recipient, time and deduplication.
+* A profile's `to` and `timestamp` may read only signed parts (a profile that breaks this does not load).
+* Where the ID or the type comes from a part no signature covers (GitHub's and Shopify's headers),
+  the event is claimed under the digest of its signed body, whatever the outcome, so a later
+  spelling of the same body (another delivery ID, another type header) replays the first answer.
+* An ID the signature covers is the event's identity, and the payload it must match leaves out the
+  profile's `volatile` fields (retry counters such as HubSpot's attemptNumber).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from functools import cache
@@ -24,9 +33,10 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 
 from bridge.domain.errors import ConfigurationError, MalformedBody, SchemaViolation, UnsupportedMediaType
-from bridge.domain.events import DEFAULT_SOURCE, EVENT_TYPE, MAX_ID_CHARS, Event, is_event_type
+from bridge.domain.events import DEFAULT_SOURCE, EVENT_TYPE, MAX_ID_CHARS, Event, event_key, is_event_type
+from bridge.domain.freshness import event_time
 from bridge.domain.inbound import media_type
-from bridge.domain.keys import MAX_KEY_CHARS, is_plain_text, is_recipient_key
+from bridge.domain.keys import MAX_KEY_CHARS, is_plain_text, recipient_keys
 from bridge.domain.limits import parse_limited_json
 from bridge.sources.schemas import schema_errors, strict_validator, type_validator, validator_for
 
@@ -37,23 +47,25 @@ _SCHEME_DEFAULTS: dict[str, dict[str, str]] = {
     "stripe": {"event_id": "body.id", "type": "body.type", "timestamp": "body.created", "data": "body.data.object"},
     "hmac": {"data": "body"},
     # TaskRouter, Studio and other Twilio callbacks: form fields (or JSON), signed with the auth token.
-    "twilio": {
-        "event_id": 'body.Sid || body.EventSid || headers."i-twilio-idempotency-token"',
-        "type": "body.EventType",
-        "timestamp": "to_number(body.Timestamp)",
-        "data": "body",
-    },
+    "twilio": {"event_id": "body.EventSid || body.Sid", "type": "body.EventType", "data": "body"},
+}
+# The headers each scheme's signature covers (hmac profiles add those their `signed` parts name).
+_SIGNED_HEADERS: dict[str, frozenset[str]] = {
+    "standard-webhooks": frozenset({"webhook-id", "webhook-timestamp"}),
 }
 _MEDIA_TYPE_HINTS = {"github": " In the GitHub webhook settings, choose Content type application/json."}
 _FIELDS = ("event_id", "type", "timestamp", "to", "data", "hold")
 # Deliveries a scheme's sender makes that never concern anyone, whatever the profile forwards.
-_SCHEME_IGNORED = {"github": {"ping": "GitHub's ping, sent when a webhook is created or tested"}}
+_SCHEME_PINGS = {"github": {"ping": "GitHub's ping, sent when a webhook is created or tested"}}
 # What a delivery whose `to` finds no recipient gets: ignored (2xx) or rejected (422).
 IGNORE, REJECT = "ignore", "reject"
 # Why a delivery was acknowledged and not delivered: the `ignored` outcome's reason.
-PING, NOT_FORWARDED, NO_RECIPIENT = "ping", "type_not_forwarded", "no_recipient"
+PING, NOT_FORWARDED, NO_RECIPIENT, TEST, COMPLIANCE = "ping", "type_not_forwarded", "no_recipient", "test", "compliance"
 # Epoch numbers above this are milliseconds (HubSpot's occurredAt): as seconds they'd be past year 5000.
 _MILLISECONDS_FROM = 100_000_000_000
+# A batch is handled inside one invocation: more than this is refused, so the whole batch fits the deadline.
+MAX_BATCH = 100
+_FORM = "application/x-www-form-urlencoded"
 
 # The bridge's own envelope, as a profile: the sender names the type, time, recipient and hold.
 _DEFAULT_PROFILE: dict[str, Any] = {
@@ -95,16 +107,32 @@ class HmacSettings:
     def joiner(self) -> str:
         return "." if self.separator is None else self.separator
 
+    @property
+    def signed_headers(self) -> frozenset[str]:
+        names = {part.removeprefix("header:").lower() for part in self.parts if part.startswith("header:")}
+        if self.timestamp_header and "timestamp" in self.parts:
+            names.add(self.timestamp_header.lower())
+        return frozenset(names)
+
 
 @dataclass(frozen=True)
 class Ignored:
-    """A delivery that concerns no one: acknowledged with a 2xx, nothing posted, nothing stored."""
+    """A delivery that concerns no one: acknowledged with a 2xx and never posted to a call."""
 
-    reason: str  # ping, type_not_forwarded or no_recipient
+    reason: str  # ping, type_not_forwarded, no_recipient, test or compliance
     detail: str
-    event_id: str
-    type: str
+    event_id: str | None
+    type: str | None
     source: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What an event is deduplicated under, and the payload a repeat of it must match."""
+
+    key: str
+    payload: Any
+    dedupe_id: str | None  # the signed body's digest, when it is the identity (not the ID)
 
 
 @dataclass(frozen=True)
@@ -120,25 +148,17 @@ class Profile:
     noun: str = "event"  # how problem details name one of its deliveries
     forward: tuple[str, ...] | None = None  # event types (names or glob patterns) it forwards; None: all
     no_recipient: str = REJECT  # what a delivery whose `to` finds no recipient gets
-
-    @property
-    def signs_timestamp(self) -> bool:
-        """Whether the signature covers a timestamp, so a captured delivery can't be replayed later."""
-        if self.scheme == "hmac":
-            settings = self.hmac
-            # A timestamp header outside the signed parts proves nothing: anyone can refresh it.
-            return (
-                settings is not None
-                and settings.timestamp_header is not None
-                and (settings.signed is None or "timestamp" in settings.signed)
-            )
-        # GitHub signs the body only; Twilio the URL and the body, never a time.
-        return self.scheme not in ("github", "twilio")
-
-    def dedupe_id(self, body: bytes) -> str | None:
-        """Without a signed timestamp, the signed body itself is the event: deduplicated by its
-        digest, whatever (unsigned) delivery ID comes with it."""
-        return None if self.signs_timestamp else "sha256:" + hashlib.sha256(body).hexdigest()
+    batch: Any = None  # compiled JMESPath to the array of events in a body; None: one event per body
+    volatile: tuple[tuple[str, ...], ...] = ()  # paths left out of an event's identity (retry counters)
+    pings: Mapping[str, str] = field(default_factory=dict)  # type -> why: acknowledged before any ID check
+    test: Any = None  # compiled JMESPath: true for a sender's test delivery
+    deliver_tests: bool = False
+    compliance: tuple[str, ...] = ()  # types acknowledged and recorded in the ledger, never delivered
+    no_call: str = "accept"  # no live call: answer 2xx no_active_call (accept) or 404 (reject)
+    deadline_seconds: float | None = None  # how long the sender waits for an answer
+    fanout: str = "latest"  # per recipient key: its newest live call (latest) or every live one (all)
+    require: tuple[str, ...] = ()  # fields a delivery must have: `timestamp` (else 422, never a guess)
+    unsigned: frozenset[str] = frozenset()  # which of event_id and type read a part no signature covers
 
     def delivery_id(self, headers: Mapping[str, str]) -> str | None:
         """The delivery's ID when a header carries it: known before the body is read, for the logs."""
@@ -152,79 +172,174 @@ class Profile:
             raise UnsupportedMediaType(f"Content-Type must be application/json, got {found or 'none'}.{hint}")
 
     def parse_body(self, content_type: str, body: bytes) -> Any:
-        """The delivery's body as JSON; Twilio's callbacks may also be form fields (first value of each)."""
-        if self.scheme == "twilio" and media_type(content_type) == "application/x-www-form-urlencoded":
-            try:
-                return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-            except UnicodeDecodeError:
-                raise MalformedBody("The form body is not valid UTF-8.") from None
+        """The delivery's body as JSON; Twilio's callbacks may also be form fields."""
+        if self.scheme == "twilio" and media_type(content_type) == _FORM:
+            return canonical_form(body)
         self.require_json(content_type)
         return parse_limited_json(body)
 
     def forwards(self, event_type: str) -> bool:
         return self.forward is None or any(fnmatchcase(event_type, pattern) for pattern in self.forward)
 
-    def extract(self, headers: Mapping[str, str], body: Any) -> Event | Ignored:
-        """The event this delivery carries, or why it concerns no one (a GitHub ping, a type the
-        profile doesn't forward, no recipient); 422 when it breaks its schema or has no ID or type."""
+    def items(self, body: Any) -> list[Any]:
+        """The events a body carries: itself, or each element of its batch (refused when not a list)."""
         if self.schema is not None:
             self._check(schema_errors(validator_for(self.schema), body))
-        document = {"headers": dict(headers), "body": body}
+        if self.batch is None:
+            return [body]
+        found = _search(self.batch, {"body": body})
+        if not isinstance(found, list) or not found:
+            raise SchemaViolation(f"The {self.noun} holds no batch of events.", errors=[_problem(self, "batch", "")])
+        if len(found) > MAX_BATCH:
+            raise SchemaViolation(
+                f"The {self.noun} holds {len(found)} events; at most {MAX_BATCH} are handled in one request.",
+                errors=[_problem(self, "batch", f"holds more than {MAX_BATCH} events")],
+            )
+        return found
+
+    def ping(self, headers: Mapping[str, str], item: Any) -> Ignored | None:
+        """A ping or verification request: acknowledged before any ID check (Intercom's carry none)."""
+        event_type = _search(self.expressions["type"], _document(headers, item))
+        pings = {**_SCHEME_PINGS.get(self.scheme, {}), **self.pings}
+        if isinstance(event_type, str) and event_type in pings:
+            event_id = _search(self.expressions["event_id"], _document(headers, item))
+            return self._ignored(PING, pings[event_type], event_id if _is_id(event_id) else None, event_type)
+        return None
+
+    def claim(self, headers: Mapping[str, str], item: Any) -> Claim:
+        """What this event is deduplicated under: its ID when the signature covers it, else the
+        digest of its signed body. Volatile fields are in neither."""
+        stable = _without(item, self.volatile)
+        if "event_id" in self.unsigned or "type" in self.unsigned:
+            digest = "sha256:" + hashlib.sha256(canonical_json(stable).encode("utf-8")).hexdigest()
+            return Claim(event_key(self.name, digest), stable, dedupe_id=digest)
+        event_id = _search(self.expressions["event_id"], _document(headers, item))
+        if not _is_id(event_id):
+            raise self._unreadable([("event_id", f"found no event ID of 1 to {MAX_ID_CHARS} characters")])
+        return Claim(event_key(self.name, str(event_id)), stable, dedupe_id=None)
+
+    def extract(self, headers: Mapping[str, str], body: Any) -> Event | Ignored:
+        """The event of a body that carries one: checked against the profile's schema, a ping
+        acknowledged, then read."""
+        [item] = self.items(body)[:1] if self.batch is None else [body]
+        return self.ping(headers, item) or self.read(headers, item)
+
+    def read(self, headers: Mapping[str, str], item: Any) -> Event | Ignored:
+        """The event this delivery carries, or why it concerns no one (a type the profile doesn't
+        forward, a test delivery, a compliance topic, no recipient); 422 when it breaks its schema
+        or lacks an ID, a type, a required time or a recipient."""
+        document = _document(headers, item)
         values = {name: _search(expression, document) for name, expression in self.expressions.items()}
         problems = []
-        event_id, event_type, to = values.get("event_id"), values.get("type"), values.get("to")
+        event_id, event_type = values.get("event_id"), values.get("type")
         if not _is_id(event_id):
             problems.append(("event_id", f"found no event ID of 1 to {MAX_ID_CHARS} characters without control ones"))
         if not is_event_type(event_type):
-            # Checked like a signed field even when an unsigned header (X-GitHub-Event) carries it.
             problems.append(("type", f"found no event type matching ^{EVENT_TYPE.pattern}$"))
-        else:
-            ignored = self._ignored(str(event_id), str(event_type), to)
-            if ignored is not None and not problems:
+        elif not problems:
+            ignored = self._ignored_by_type(headers, item, str(event_id), str(event_type))
+            if ignored is not None:
                 return ignored
-        if not is_recipient_key(to):
+        timestamp = _rfc3339(values.get("timestamp"))
+        if "timestamp" in self.require and event_time(timestamp) is None:
+            problems.append(("timestamp", "found no event time, which this source's deliveries always carry"))
+        try:
+            recipients = recipient_keys(values.get("to"))
+        except ValueError as error:
+            problems.append(("to", str(error)))
+            recipients = ()
+        if not recipients and not problems:
+            if self.no_recipient == IGNORE:
+                detail = f"the {self.name} profile's `to` found no recipient in this delivery"
+                return self._ignored(NO_RECIPIENT, detail, str(event_id), str(event_type))
             problems.append(("to", f"found no recipient key of 1 to {MAX_KEY_CHARS} characters without control ones"))
         if problems:
-            raise SchemaViolation(
-                f"The {self.name} profile could not read this delivery.",
-                errors=[
-                    {"pointer": "", "message": f"the {self.name} profile's `{field}` {text}"}
-                    for field, text in problems
-                ],
-            )
+            raise self._unreadable(problems)
         data = values.get("data")
         if self.typed_data:
             validator = type_validator(str(event_type))
             if validator is not None:
                 self._check(schema_errors(validator, data, prefix="/data"))
-        hold = values.get("hold")
         return Event(
             id=str(event_id),
             type=str(event_type),
-            timestamp=_rfc3339(values.get("timestamp")),
-            to=str(to),
+            timestamp=timestamp,
+            to=recipients[0],
+            more_to=recipients[1:],
             data=data if data is not None else {},
-            body=body,
+            body=item,
             source=self.name,
-            hold_seconds=_whole_seconds(hold),
+            hold_seconds=_whole_seconds(values.get("hold")),
         )
 
-    def _ignored(self, event_id: str, event_type: str, to: Any) -> Ignored | None:
-        def ignored(reason: str, detail: str) -> Ignored:
-            return Ignored(reason=reason, detail=detail, event_id=event_id, type=event_type, source=self.name)
-
-        scheme_ignored = _SCHEME_IGNORED.get(self.scheme, {})
-        if event_type in scheme_ignored:
-            return ignored(PING, scheme_ignored[event_type])
+    def _ignored_by_type(self, headers: Mapping[str, str], item: Any, event_id: str, event_type: str) -> Ignored | None:
+        if event_type in self.compliance:
+            detail = f"a {event_type} compliance request: acknowledged and recorded in the ledger, never shown"
+            return self._ignored(COMPLIANCE, detail, event_id, event_type)
         if not self.forwards(event_type):
-            return ignored(NOT_FORWARDED, f"the {self.name} profile does not forward {event_type} events")
-        if (to is None or to == "") and self.no_recipient == IGNORE:
-            return ignored(NO_RECIPIENT, f"the {self.name} profile's `to` found no recipient in this delivery")
+            return self._ignored(
+                NOT_FORWARDED, f"the {self.name} profile does not forward {event_type} events", event_id, event_type
+            )
+        if self.test is not None and not self.deliver_tests and _search(self.test, _document(headers, item)) is True:
+            return self._ignored(
+                TEST, f"a test delivery from {self.name}; set deliver_tests to show them", event_id, event_type
+            )
         return None
+
+    def _ignored(self, reason: str, detail: str, event_id: Any, event_type: str | None) -> Ignored:
+        return Ignored(reason, detail, None if event_id is None else str(event_id), event_type, self.name)
+
+    def _unreadable(self, problems: Sequence[tuple[str, str]]) -> SchemaViolation:
+        return SchemaViolation(
+            f"The {self.name} profile could not read this delivery.",
+            errors=[_problem(self, name, text) for name, text in problems],
+        )
 
     def _check(self, errors: list[dict[str, str]]) -> None:
         if errors:
             raise SchemaViolation(f"The {self.noun} has {len(errors)} schema violation(s).", errors=errors)
+
+
+def _problem(profile: Profile, name: str, text: str) -> dict[str, str]:
+    return {"pointer": "", "message": f"the {profile.name} profile's `{name}` {text}".rstrip()}
+
+
+def _document(headers: Mapping[str, str], item: Any) -> dict[str, Any]:
+    return {"headers": dict(headers), "body": item}
+
+
+def canonical_json(value: Any) -> str:
+    """One spelling of a parsed document: sorted keys, no insignificant space."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_form(body: bytes) -> dict[str, str]:
+    """Form fields as Twilio signs them: by name, so field order and percent-encoding don't matter.
+    A repeated field is refused: the signature covers every value, the profile reads one."""
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        raise MalformedBody("The form body is not valid UTF-8.") from None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        if name in fields:
+            raise MalformedBody(f"The form field {name!r} is repeated; each field may appear once.")
+        fields[name] = value
+    return fields
+
+
+def _without(item: Any, paths: tuple[tuple[str, ...], ...]) -> Any:
+    """The item with the volatile fields removed (a copy; the item itself is untouched)."""
+    if not paths or not isinstance(item, dict):
+        return item
+    copy = json.loads(json.dumps(item))
+    for path in paths:
+        node: Any = copy
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(path[-1], None)
+    return copy
 
 
 def _is_id(value: Any) -> bool:
@@ -264,11 +379,52 @@ def _rfc3339(value: Any) -> str | None:
     return str(value) if isinstance(value, str) and value else None
 
 
-def _compile(source: str, field: str, text: str) -> Any:
+# -- loading --------------------------------------------------------------------------------------
+
+
+def headers_read(node: Mapping[str, Any], top: bool = True) -> set[str]:
+    """The request headers a JMESPath expression reads ('*' for all of them), from its syntax tree:
+    `headers.<name>` at the document's root, or `headers` itself."""
+    kind, children = node.get("type"), node.get("children", [])
+    if kind == "field":
+        return {"*"} if top and node.get("value") == "headers" else set()
+    if kind == "subexpression":
+        first, rest = children[0], children[1:]
+        if first.get("type") == "field" and first.get("value") == "headers":
+            named = rest[0] if rest else None
+            return {str(named["value"]).lower()} if named and named.get("type") == "field" else {"*"}
+        found = headers_read(first, top)
+        for child in rest:
+            found |= headers_read(child, False)
+        return found
+    if kind in ("projection", "filter_projection"):
+        # The left side reads the current node; the rest reads each element it projects.
+        return headers_read(children[0], top) | set().union(*(headers_read(c, False) for c in children[1:]))
+    return set().union(set(), *(headers_read(child, top) for child in children))
+
+
+def _compile(source: str, name: str, text: str) -> Any:
     try:
         return jmespath.compile(text)
     except JMESPathError as error:
-        raise ConfigurationError(f"sources.json: {source}.{field} is not valid JMESPath: {error}") from None
+        raise ConfigurationError(f"sources.json: {source}.{name} is not valid JMESPath: {error}") from None
+
+
+def _unsigned(name: str, scheme: str, hmac: HmacSettings | None, expressions: Mapping[str, Any]) -> frozenset[str]:
+    """Which fields read a header the source's signature doesn't cover. `to` and `timestamp` may
+    not: a profile that lets an unsigned part choose the recipient or the time does not load."""
+    signed = _SIGNED_HEADERS.get(scheme, frozenset()) | (hmac.signed_headers if hmac else frozenset())
+    unsigned = set()
+    for field_name, expression in expressions.items():
+        read = headers_read(expression.parsed)
+        if read - signed:
+            if field_name in ("to", "timestamp", "hold"):
+                raise ConfigurationError(
+                    f"sources.json: {name}.{field_name} reads {', '.join(sorted(read - signed))}, which the "
+                    "signature doesn't cover: only signed parts may decide the recipient, the time or the hold"
+                )
+            unsigned.add(field_name)
+    return frozenset(unsigned)
 
 
 def _profile(name: str, raw: Mapping[str, Any], **built_in: Any) -> Profile:
@@ -277,11 +433,14 @@ def _profile(name: str, raw: Mapping[str, Any], **built_in: Any) -> Profile:
     if "hmac" in raw:
         signed = raw["hmac"].get("signed")
         hmac_settings = HmacSettings(**{**raw["hmac"], "signed": tuple(signed) if signed is not None else None})
+    expressions = {field_name: _compile(name, field_name, text) for field_name, text in fields.items()}
     forward = raw.get("forward")
+    batch = raw.get("batch")
+    test = raw.get("test")
     return Profile(
         name=name,
         scheme=raw["scheme"],
-        expressions={field: _compile(name, field, text) for field, text in fields.items()},
+        expressions=expressions,
         tolerance_seconds=int(raw.get("tolerance_seconds", 300)),
         hmac=hmac_settings,
         hold_seconds=raw.get("hold_seconds"),
@@ -289,6 +448,18 @@ def _profile(name: str, raw: Mapping[str, Any], **built_in: Any) -> Profile:
         # A named source's deliveries that name no one are acknowledged; the bridge's own envelope
         # must name its recipient.
         no_recipient=raw.get("no_recipient", REJECT if name == DEFAULT_SOURCE else IGNORE),
+        batch=_compile(name, "batch", "body" if batch == "body" else f"body.{batch}") if batch else None,
+        volatile=tuple(tuple(path.split(".")) for path in raw.get("volatile", ())),
+        pings=dict(raw.get("pings", {})),
+        test=_compile(name, "test", test) if test else None,
+        deliver_tests=bool(raw.get("deliver_tests", False)),
+        compliance=tuple(raw.get("compliance", ())),
+        # The bridge's own senders are told "not on a call" with a 404 they can act on; see docs/sources.md.
+        no_call=raw.get("no_call", "reject" if name == DEFAULT_SOURCE else "accept"),
+        deadline_seconds=raw.get("deadline_seconds"),
+        fanout=raw.get("fanout", "latest"),
+        require=tuple(raw.get("require", ())),
+        unsigned=_unsigned(name, raw["scheme"], hmac_settings, expressions),
         **built_in,
     )
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bridge.domain.errors import CallNotActive, TwilioCredentialsRejected, TwilioRejected, TwilioUnavailable
+from bridge.domain.events import delivery_key
 from bridge.domain.outcomes import Happening, Outcome, stale_mapping_removed
 from bridge.domain.parking import FlushResult
 
@@ -74,7 +75,8 @@ class ParkedFlush:
                 result.blocked = True
                 break
             try:
-                sent = self._udm_out.send(recipient, call.call_sid, event.content, event.event_key, deadline)
+                key = delivery_key(event.event_key, call.call_sid)
+                sent = self._udm_out.send(recipient, call.call_sid, event.content, key, deadline)
             except (TwilioUnavailable, TwilioCredentialsRejected) as failed:
                 self.store.release(event, token)
                 failed.happened.extend(result.ended)

@@ -1,8 +1,12 @@
-"""The ingest use case: profile -> verify -> parse -> extract (or ignore) -> content -> claim || look up
--> fresh enough for the call? -> deliver, park, or stale.
+"""The ingest use case: a sender's webhook -> a UDM on each live call of its recipients.
+
+profile -> verify (signed parts only) -> parse -> for each event of a batch (or the one event):
+ping? -> claim (its signed ID, or its signed body's digest) || read, content, look up recipients ->
+for each recipient's live call: fresh enough? -> deliver (retry budget, the sender's deadline);
+Twilio throttling past the budget, or no call yet: park; else stale or no_active_call. One typed
+result per event; the entry point answers, logs and counts it.
 
 It knows nothing about boto3, twilio or API Gateway: those sit behind the ports it is given.
-It returns an EventResult; the entry point answers, logs and counts it.
 """
 
 from __future__ import annotations
@@ -11,21 +15,28 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from bridge.domain.errors import BridgeError, CallNotActive, NoActiveCall, UnknownSource
-from bridge.domain.events import DEFAULT_SOURCE
+from bridge.domain.errors import (
+    BridgeError,
+    CallNotActive,
+    NoActiveCall,
+    TwilioUnavailable,
+    UnknownSource,
+)
+from bridge.domain.events import DEFAULT_SOURCE, delivery_key
 from bridge.domain.freshness import DEFAULT_CLOCK_SKEW_SECONDS, event_time, iso, latest_call_start
 from bridge.domain.inbound import signed_url
 from bridge.domain.outcomes import Happening, Outcome, stale_mapping_removed
-from bridge.domain.parking import Undelivered
+from bridge.domain.parking import NO_CALL, THROTTLED, Undelivered
 from bridge.observability import logger
-from bridge.sources.profiles import Ignored
+from bridge.sources.profiles import COMPLIANCE, Ignored, canonical_json
 from bridge.sources.signatures import Verifier, VerifierFactory, verifier_for
+from bridge.usecases.ingest_results import BatchResult, Delivery, EventResult, Refused, Unsettled
 
 if TYPE_CHECKING:
-    from bridge.domain.calls import ActiveCall
+    from bridge.domain.calls import CallEntry
     from bridge.domain.events import Event
     from bridge.domain.inbound import HttpRequest
     from bridge.domain.retry import Deadline
@@ -34,55 +45,8 @@ if TYPE_CHECKING:
     from bridge.usecases.flush import ParkedFlush
     from bridge.usecases.udm_out import UdmOut
 
-
-@dataclass(frozen=True)
-class EventResult:
-    """What became of one event: delivered, parked, stale or ignored. `body()` is the sender's answer
-    (and what a retry is answered again); `also` is what happened beside it, for the logs."""
-
-    outcome: Outcome
-    event_id: str
-    source: str | None = None  # a named source; the default source stays unnamed
-    call_sid: str | None = None
-    message_sid: str | None = None
-    recipient: str | None = None
-    expires_at: int | None = None
-    reason: str | None = None
-    type: str | None = None
-    detail: str | None = None
-    replayed: bool = False
-    also: tuple[Happening, ...] = ()
-
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"status": str(self.outcome)}
-        for name in _BODY_FIELDS:
-            value = getattr(self, name)
-            if value is not None:
-                body[name] = value
-        return body
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Any], *, replayed: bool) -> EventResult:
-        return cls(
-            outcome=Outcome(body["status"]),
-            event_id=str(body["event_id"]),
-            source=body.get("source"),
-            call_sid=body.get("call_sid"),
-            message_sid=body.get("message_sid"),
-            recipient=body.get("recipient"),
-            expires_at=body.get("expires_at"),
-            reason=body.get("reason"),
-            type=body.get("type"),
-            detail=body.get("detail"),
-            replayed=replayed,
-        )
-
-    def fields(self) -> dict[str, Any]:
-        """The log line's fields."""
-        return {**{name: getattr(self, name) for name in _BODY_FIELDS}, "replayed": self.replayed}
-
-
-_BODY_FIELDS = tuple(f.name for f in fields(EventResult) if f.name not in ("outcome", "replayed", "also"))
+# The events of a batch are handled this many at a time, inside the sender's deadline.
+BATCH_PARALLELISM = 8
 
 
 @dataclass(frozen=True)
@@ -97,7 +61,7 @@ class Freshness:
 
 @dataclass(frozen=True)
 class Parking:
-    """How long an event may wait for its recipient's call."""
+    """How long an event may wait for its recipient's call, or for Twilio to stop throttling."""
 
     store: ParkedStore
     flush: ParkedFlush
@@ -111,6 +75,20 @@ class Parking:
         if requested is None:
             requested = self.default_hold_seconds
         return max(0, min(requested, self.max_hold_seconds))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One event, read and ready: its content, its hold, its recipients' calls (being looked up)
+    and the latest a call may have started and still receive it."""
+
+    event: Event
+    content: str
+    hold: int
+    fanout: str
+    lookups: Mapping[str, Future[list[tuple[str, CallEntry]]]]
+    latest_start: Callable[[], float]
+    reject_no_call: bool
 
 
 class Ingest:
@@ -141,48 +119,97 @@ class Ingest:
         self._public_base_url = public_base_url
         self._verifier_factories = verifiers or {}
         self._verifiers: dict[str, tuple[tuple[str, ...], Verifier]] = {}
-        # The registry read (and the first-seen record) and the idempotency claim don't depend on
-        # each other: overlap them.
-        self._lookahead = ThreadPoolExecutor(max_workers=4, thread_name_prefix="registry")
+        # Registry reads (and first-seen records) don't depend on the claim: they overlap it.
+        self._lookahead = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lookahead")
+        self._batches = ThreadPoolExecutor(max_workers=BATCH_PARALLELISM, thread_name_prefix="batch")
 
-    def handle(self, request: HttpRequest, deadline: Deadline, source: str = DEFAULT_SOURCE) -> EventResult:
+    def handle(
+        self, request: HttpRequest, deadline: Deadline, source: str = DEFAULT_SOURCE
+    ) -> EventResult | BatchResult:
         profile = self._profiles.get(source)
         if profile is None:
             raise UnknownSource(f"No source is called {source!r}.", source=source)
+        deadline = deadline.within(profile.deadline_seconds)
         # Authenticity first: nothing about the body is looked at or revealed before it.
         url = signed_url(request, self._public_base_url)
         self._verifier(profile).verify(request.body, request.headers, url=url, method=request.method)
         logger.set_correlation_id(profile.delivery_id(request.headers))
-
         body = profile.parse_body(request.headers.get("content-type", ""), request.body)
-        event = profile.extract(request.headers, body)
-        if isinstance(event, Ignored):
-            return _ignored(event)
-        dedupe_id = profile.dedupe_id(request.body)
-        if dedupe_id is not None:
-            event = replace(event, dedupe_id=dedupe_id)
-        logger.set_correlation_id(event.key)
-        content = event.checked_content(self._max_content_bytes)
-        hold = self._parking.hold_for(event, profile) if self._parking else 0
+        items = profile.items(body)
+        if profile.batch is None:
+            return self._one(profile, request.headers, items[0], deadline)
+        futures = [
+            self._batches.submit(self._element, profile, request.headers, item, index, deadline)
+            for index, item in enumerate(items)
+        ]
+        return BatchResult(profile.name, tuple(future.result() for future in futures))
 
-        call = self._lookahead.submit(self._registry.active_call, event.to)
+    def _element(
+        self, profile: Profile, headers: Mapping[str, str], item: Any, index: int, deadline: Deadline
+    ) -> EventResult | Refused | Unsettled:
+        """One event of a batch: its own outcome, whatever the others'."""
+        try:
+            return self._one(profile, headers, item, deadline)
+        except BridgeError as error:
+            if error.status >= 500 or error.status == 409:
+                return Unsettled(index, error.code, error.detail, error.retry_after)
+            errors = tuple(error.extensions.get("errors", ()))
+            return Refused(index, error.code, error.detail, errors)
+
+    def _one(self, profile: Profile, headers: Mapping[str, str], item: Any, deadline: Deadline) -> EventResult:
+        ping = profile.ping(headers, item)
+        if ping is not None:
+            return _ignored(ping)
+        claim = profile.claim(headers, item)
+        logger.set_correlation_id(claim.key)
+        read = profile.read(headers, item)
+        if isinstance(read, Ignored):
+            if claim.dedupe_id is None and read.reason != COMPLIANCE:
+                return _ignored(read)  # a signed ID and type: the answer is the same however often
+            answered, replayed = self._idempotency.run(
+                claim.key, claim.payload, lambda: self._acknowledge(read, claim.key, item).body(), deadline
+            )
+            return EventResult.from_body(answered, replayed=replayed)
+        plan = self._plan(profile, replace(read, dedupe_id=claim.dedupe_id))
+        results: list[EventResult] = []
+
+        def deliver() -> dict[str, Any]:
+            result = self._route(plan, deadline)
+            results.append(result)
+            return result.body()
+
+        answered, replayed = self._idempotency.run(claim.key, claim.payload, deliver, deadline)
+        if results and not replayed:
+            return results[0]
+        return EventResult.from_body(answered, replayed=replayed)
+
+    def _acknowledge(self, ignored: Ignored, key: str, item: Any) -> EventResult:
+        """An ignored delivery; a compliance request also leaves one ledger entry, for an operator."""
+        if ignored.reason == COMPLIANCE and self._ledger is not None:
+            now = self._freshness.clock()
+            undelivered = Undelivered(key, ignored.event_id or key, ignored.source, "", canonical_json(item), now)
+            self._ledger.record(undelivered.failed(COMPLIANCE, ignored.detail, now=now))
+        return _ignored(ignored)
+
+    def _plan(self, profile: Profile, event: Event) -> _Plan:
+        content = event.checked_content(self._max_content_bytes)
+        lookups = {key: self._lookahead.submit(self._registry.live_calls, key) for key in event.recipients}
         stated = event_time(event.timestamp)
         first_seen = self._freshness.first_seen
         seen = self._lookahead.submit(first_seen.first_seen, event.key) if stated is None and first_seen else None
-        delivered: list[EventResult] = []
-
-        def deliver() -> dict[str, Any]:
-            result = self._deliver(event, content, deadline, hold, call, self._latest_start(stated, seen, hold))
-            delivered.append(result)
-            return result.body()
-
-        answer, replayed = self._idempotency.run(event.key, event.body, deliver, deadline)
-        if delivered and not replayed:
-            return delivered[0]
-        return EventResult.from_body(answer, replayed=replayed)
+        hold = self._parking.hold_for(event, profile) if self._parking else 0
+        return _Plan(
+            event,
+            content,
+            hold,
+            profile.fanout,
+            lookups,
+            self._latest_start(stated, seen, hold),
+            reject_no_call=profile.no_call == "reject",
+        )
 
     def _latest_start(self, stated: float | None, seen: Future[float] | None, hold: int) -> Callable[[], float]:
-        """When the recipient's call must have started, at the latest, for this event to reach it."""
+        """When a recipient's call must have started, at the latest, for this event to reach it."""
 
         def latest() -> float:
             now = self._freshness.clock()
@@ -192,90 +219,109 @@ class Ingest:
 
         return latest
 
-    def _deliver(
+    def _route(self, plan: _Plan, deadline: Deadline) -> EventResult:
+        """Each recipient's live calls get the event once; a call two recipients share, once."""
+        event = plan.event
+        latest = plan.latest_start()
+        deliveries: list[Delivery] = []
+        also: list[Happening] = []
+        reached: dict[str, Delivery] = {}
+        try:
+            for key in event.recipients:
+                live = plan.lookups[key].result()
+                if not live:
+                    deliveries.append(self._wait_or_refuse(plan, key, deadline, latest, also))
+                    continue
+                for call_sid, entry in live if plan.fanout == "all" else live[:1]:
+                    if call_sid in reached:
+                        shared = reached[call_sid]
+                        detail = f"the same call as {shared.recipient}'s"
+                        deliveries.append(replace(shared, recipient=key, detail=detail))
+                        continue
+                    reached[call_sid] = self._to_call(plan, key, call_sid, entry, deadline, latest, also)
+                    deliveries.append(reached[call_sid])
+        except BridgeError as error:
+            error.happened.extend(also)
+            raise
+        if all(d.outcome is Outcome.NO_ACTIVE_CALL for d in deliveries) and plan.reject_no_call:
+            refused = NoActiveCall(f"{', '.join(event.recipients)} has no active call.", recipient=event.to)
+            refused.happened.extend(also)
+            raise refused
+        result = EventResult.of(deliveries, event.id, event.named_source)
+        return replace(result, also=tuple(also))
+
+    def _to_call(
         self,
-        event: Event,
-        content: str,
+        plan: _Plan,
+        key: str,
+        call_sid: str,
+        entry: CallEntry,
         deadline: Deadline,
-        hold: int,
-        lookup: Future[ActiveCall | None],
-        latest_start: Callable[[], float],
-    ) -> EventResult:
-        call = lookup.result()
-        latest = latest_start()
-        if call is None:
-            return self._wait_or_refuse(event, content, deadline, hold, latest)
-        if call.started is not None and call.started > latest:
+        latest: float,
+        also: list[Happening],
+    ) -> Delivery:
+        event = plan.event
+        if entry.started > latest:
             # A different conversation: the event is older than the call and its window closed.
             detail = f"the recipient's call started after {iso(latest)}, the latest start this event allows"
-            return self._stale(event, content, detail)
+            return self._stale(plan, key, detail, call_sid)
         try:
-            sent = self._udm_out.send(event.to, call.call_sid, content, event.key, deadline)
+            sent = self._udm_out.send(key, call_sid, plan.content, delivery_key(event.key, call_sid), deadline)
         except CallNotActive as gone:
             # The mapping was stale (the delivery ended it): the event may still wait for a call.
-            removed = stale_mapping_removed(event.to, gone.call_sid, gone.twilio_code)
-            return self._wait_or_refuse(
-                event, content, deadline, hold, latest, (removed,) if gone.mapping_removed else ()
+            if gone.mapping_removed:
+                also.append(stale_mapping_removed(key, gone.call_sid, gone.twilio_code))
+            return self._wait_or_refuse(plan, key, deadline, latest, also)
+        except TwilioUnavailable as throttled:
+            # Twilio throttles (or is down) past the budget: the event waits in the parked store and
+            # the flusher delivers it at Twilio's pace; the sender hears 202, not a 503 to retry.
+            if self._parking is None or self._parking.max_hold_seconds <= 0:
+                throttled.happened.extend(also)
+                raise
+            parked = self._parking.store.park(
+                event, plan.content, self._parking.max_hold_seconds, recipient=key, cause=THROTTLED
             )
-        return _delivered(event, sent.call_sid, sent.message_sid)
+            detail = "twilio did not take the message in time; it is delivered when twilio accepts it"
+            return Delivery(Outcome.PARKED, key, call_sid=call_sid, expires_at=parked.expires_at, detail=detail)
+        return Delivery(Outcome.DELIVERED, key, call_sid=sent.call_sid, message_sid=sent.message_sid)
 
     def _wait_or_refuse(
-        self,
-        event: Event,
-        content: str,
-        deadline: Deadline,
-        hold: int,
-        latest: float,
-        happened: tuple[Happening, ...] = (),
-    ) -> EventResult:
+        self, plan: _Plan, key: str, deadline: Deadline, latest: float, also: list[Happening]
+    ) -> Delivery:
         """No call now: any call to come starts from now on, so past `latest` none ever qualifies."""
         remaining = latest - self._freshness.clock()
-        try:
-            if remaining < 0:
-                result = self._stale(event, content, f"no call of the recipient started by {iso(latest)}")
-            else:
-                # Parked no longer than a call may start and still receive it.
-                result = self._park_or_refuse(event, content, deadline, min(hold, max(1, math.ceil(remaining))))
-        except NoActiveCall as refused:
-            refused.happened.extend(happened)
-            raise
-        return replace(result, also=happened + result.also)
-
-    def _stale(self, event: Event, content: str, detail: str) -> EventResult:
-        """Too old for any call the recipient is or will be on: a 2xx, since no retry can help, and a
-        ledger entry an operator can replay deliberately (`udm-bridge events replay --to`)."""
-        if self._ledger is not None:
-            now = self._freshness.clock()
-            undelivered = Undelivered(event.key, event.id, event.source, event.to, content, now)
-            self._ledger.record(undelivered.failed(Outcome.STALE, detail, now=now))
-        return EventResult(Outcome.STALE, event.id, event.named_source, recipient=event.to, detail=detail)
-
-    def _park_or_refuse(self, event: Event, content: str, deadline: Deadline, hold: int) -> EventResult:
+        if remaining < 0:
+            return self._stale(plan, key, f"no call of the recipient started by {iso(latest)}")
+        # Parked no longer than a call may start and still receive it.
+        hold = min(plan.hold, max(1, math.ceil(remaining)))
         if self._parking is None or hold <= 0:
-            raise NoActiveCall(f"{event.to} has no active call.", recipient=event.to)
-        parked = self._parking.store.park(event, content, hold)
-        also: tuple[Happening, ...] = ()
+            return Delivery(Outcome.NO_ACTIVE_CALL, key, detail=f"{key} has no active call")
+        parked = self._parking.store.park(plan.event, plan.content, hold, recipient=key, cause=NO_CALL)
         # The call may have registered while this event parked, and its flush may have missed it.
-        if self._registry.active_call(event.to) is not None:
+        if self._registry.active_call(key) is not None:
             try:
-                flushed = self._parking.flush.flush(event.to, deadline)
+                flushed = self._parking.flush.flush(key, deadline)
             except BridgeError as error:
                 # Accepted all the same: the event is parked and the next flush takes it.
-                logger.warning("inline flush stopped", recipient=event.to, reason=error.code)
-                also = tuple(error.happened)
+                logger.warning("inline flush stopped", recipient=key, reason=error.code)
+                also.extend(error.happened)
             else:
-                also = tuple(flushed.ended)
-                if event.key in flushed.delivered:
-                    call_sid, message_sid = flushed.delivered[event.key]
-                    return replace(_delivered(event, call_sid, message_sid), also=also)
-        return EventResult(
-            Outcome.PARKED,
-            event.id,
-            event.named_source,
-            recipient=event.to,
-            expires_at=parked.expires_at,
-            also=also,
-        )
+                also.extend(flushed.ended)
+                if plan.event.key in flushed.delivered:
+                    call_sid, message_sid = flushed.delivered[plan.event.key]
+                    return Delivery(Outcome.DELIVERED, key, call_sid=call_sid, message_sid=message_sid)
+        return Delivery(Outcome.PARKED, key, expires_at=parked.expires_at)
+
+    def _stale(self, plan: _Plan, key: str, detail: str, call_sid: str | None = None) -> Delivery:
+        """Too old for any call the recipient is or will be on: no retry can help, and the ledger
+        keeps it for an operator to replay deliberately (`udm-bridge events replay --to`)."""
+        event = plan.event
+        if self._ledger is not None:
+            now = self._freshness.clock()
+            shared = len(event.recipients) > 1
+            undelivered = Undelivered(event.key, event.id, event.source, key, plan.content, now, shared)
+            self._ledger.record(undelivered.failed(Outcome.STALE, detail, now=now))
+        return Delivery(Outcome.STALE, key, call_sid=call_sid, detail=detail)
 
     def _verifier(self, profile: Profile) -> Verifier:
         # Rebuilt only when the source's secrets change (rotation).
@@ -292,7 +338,3 @@ def _ignored(ignored: Ignored) -> EventResult:
     return EventResult(
         Outcome.IGNORED, ignored.event_id, source, reason=ignored.reason, type=ignored.type, detail=ignored.detail
     )
-
-
-def _delivered(event: Event, call_sid: str, message_sid: str) -> EventResult:
-    return EventResult(Outcome.DELIVERED, event.id, event.named_source, call_sid=call_sid, message_sid=message_sid)

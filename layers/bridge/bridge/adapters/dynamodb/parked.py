@@ -34,10 +34,10 @@ class DynamoParkedStore:
         self._client = client
         self._clock = clock
 
-    def park(self, event: Event, content: str, hold_seconds: int) -> ParkedEvent:
+    def park(self, event: Event, content: str, hold_seconds: int, *, recipient: str, cause: str) -> ParkedEvent:
         now = self._clock()
         parked = ParkedEvent(
-            recipient=event.to,
+            recipient=recipient,
             # Arrival in nanoseconds, then the key: unique, and sorts as the events came.
             arrival=f"{int(now * 1_000_000_000):020d}#{event.key}",
             event_key=event.key,
@@ -46,6 +46,8 @@ class DynamoParkedStore:
             content=content,
             parked_at=now,
             expires_at=int(now) + hold_seconds,
+            cause=cause,
+            shared=len(event.recipients) > 1,
         )
         item = dataclasses.asdict(parked)
         del item["lease_until"]  # set by a claim
