@@ -156,6 +156,7 @@ class LocalStack:
                 "shopify": secrets.token_hex(32),
                 # Twilio signs its own callbacks (TaskRouter, Studio) with the account's auth token.
                 "twilio": account.auth_token,
+                "twilio-event-streams": account.auth_token,
             },
         )
         self.emulator = TwilioEmulator([self.credentials.account], host=host, port=emulator_port)
