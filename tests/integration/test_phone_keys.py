@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-import time
+import secrets
 from collections.abc import Iterator
 from typing import Any, cast
 from urllib.parse import quote
@@ -25,6 +25,7 @@ from bridge.observability import logger
 from bridge.settings import RegistrySettings
 from local.front import HttpFront
 from local.stack import LocalStack
+from ops.cli import main
 
 pytestmark = pytest.mark.integration
 
@@ -56,6 +57,11 @@ def log_text() -> Iterator[io.StringIO]:
 
 def name() -> str:
     return f"agent{new_id()[4:16]}"
+
+
+def new_number() -> str:
+    """A fictional number in E.164, as Twilio reports a PSTN party."""
+    return f"+1555{secrets.randbelow(10**7):07d}"
 
 
 def send(stack: LocalStack, front: str, key: str) -> requests.Response:
@@ -209,7 +215,7 @@ def test_a_callback_from_anonymous_registers_no_phone_key(bridge: Bridge) -> Non
 def test_a_caller_id_override_registers_the_number_twilio_reports(bridge: Bridge) -> None:
     # <Dial callerId="+1..."><Client>: Twilio reports the callerId as From on the SDK leg
     agent, child = name(), new_call_sid()
-    shown = f"+1555{int(time.time() * 1000) % 10**7:07d}"
+    shown = new_number()
     params = status_params(child, "ringing", to=f"client:{agent}", from_=shown, parent=new_call_sid(), seq=1)
     assert post_callback(bridge, params).status == 204
     assert phone_keys_of(bridge.stack, child) == [f"phone:{shown}"]
@@ -233,3 +239,34 @@ def test_a_key_with_unicode_line_separators_stays_on_one_log_line(bridge: Bridge
     records: list[dict[str, Any]] = [json.loads(line) for line in text.split("\n") if line]
     assert len(text.splitlines()) == len(records) == 4
     assert [record["recipient"] for record in records] == [keys[0], keys[0], keys[1], keys[1]]
+
+
+# -- the operations CLI --------------------------------------------------------------------------------------------
+
+
+def test_calls_list_masks_phone_keys_and_calls_get_takes_the_full_one(bridge: Bridge) -> None:
+    # Given a caller's number registered by a callback
+    agent, child = name(), new_call_sid()
+    number = new_number()
+    params = status_params(child, "ringing", to=f"client:{agent}", from_=number, parent=new_call_sid(), seq=1)
+    assert post_callback(bridge, params).status == 204
+
+    # When an operator lists who is on a call
+    code, listed = operate(bridge.stack, "list")
+
+    # Then the number is masked there, beside the agent's key in full
+    assert code == 0
+    assert number.removeprefix("+") not in listed
+    rows = {row["key"]: row["call_sid"] for row in json.loads(listed)}
+    assert rows[f"phone:{number[:5]}•••{number[-4:]}"] == child
+    assert rows[f"identity:{agent}"] == child
+
+    # And the full key, which the operator knows, reads that call
+    code, found = operate(bridge.stack, "get", f"phone:{number}")
+    assert (code, json.loads(found)["call_sid"]) == (0, child)
+
+
+def operate(stack: LocalStack, *args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(["--local", "--endpoint-url", stack.aws_endpoint, "calls", *args], out=out)
+    return code, out.getvalue()
