@@ -3,6 +3,11 @@ and the mask people see in logs and the operations CLI."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from bridge.domain.phones import (
@@ -14,6 +19,8 @@ from bridge.domain.phones import (
     normalise_phone,
     phone_key,
 )
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize(
@@ -150,3 +157,23 @@ def test_masked_shows_other_objects_as_their_masked_text() -> None:
         "value": "no call for +1555•••4567",
         "ok": True,
     }
+
+
+def test_a_callbacks_e164_number_is_read_without_loading_libphonenumber() -> None:
+    # The status callback function handles every call; the ~25 ms import is for free-form text only
+    probe = """
+import sys
+from bridge.usecases.call_status import target
+from bridge.domain.inbound import FormParams
+from bridge.observability import logger
+legs = {"CallSid": ["CA" + "c" * 32], "ParentCallSid": ["CA" + "a" * 32]}
+found = target(FormParams({**legs, "To": ["client:bob"], "From": ["+15551234567"]}), {})
+logger.info("call registered", recipient=found.phone)
+assert found.phone == "phone:+15551234567", found
+print("phonenumbers" in sys.modules)
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers/bridge")}
+    done = subprocess.run(  # noqa: S603 - this interpreter, this repository's modules
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.splitlines()[-1] == "False", done.stdout
