@@ -224,17 +224,25 @@ def test_two_agents_on_calls_with_one_customer_the_newest_wins_the_phone_key() -
     assert found.call_sid == second
 
 
-def test_a_failed_phone_write_still_reports_what_the_identity_did() -> None:
-    registry = DownFor(f"phone:{CALLER}")
+def test_a_failed_identity_write_still_reports_what_the_phone_key_did() -> None:
+    registry = DownFor("identity:bob")
     with pytest.raises(StoreUnavailable) as raised:
         use_case(registry).handle(inbound("ringing", 1))
-    assert [(h.outcome, h.get("recipient")) for h in raised.value.happened] == [(Outcome.REGISTERED, "identity:bob")]
+    assert [(h.outcome, h.get("recipient")) for h in raised.value.happened] == [(Outcome.REGISTERED, f"phone:{CALLER}")]
 
-    # Retried once the store is back, the callback repeats nothing for the identity and registers the phone key
+    # Repeated once the store is back, the callback repeats nothing for the phone key and registers the identity
     registry.down = None
     retried = use_case(registry).handle(inbound("ringing", 1))
     assert retried.phone is not None
-    assert (retried.outcome, retried.phone.outcome) == (Outcome.IGNORED, Outcome.REGISTERED)
+    assert (retried.outcome, retried.phone.outcome) == (Outcome.REGISTERED, Outcome.IGNORED)
+
+
+def test_a_failed_phone_write_leaves_the_identity_untouched() -> None:
+    registry = DownFor(f"phone:{CALLER}")
+    with pytest.raises(StoreUnavailable) as raised:
+        use_case(registry).handle(inbound("ringing", 1))
+    assert raised.value.happened == []
+    assert registry.active_call("identity:bob") is None
 
 
 class DownFor(FakeRegistry):

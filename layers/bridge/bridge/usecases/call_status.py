@@ -9,7 +9,7 @@ that leg, when it is a phone number, gets the same leg under its `phone:` key, b
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -50,6 +50,10 @@ class KeyApplied:
     change: Change
     key: str
 
+    def happening(self, call_sid: str, status: str) -> Happening:
+        """Logged and counted beside the callback's own outcome."""
+        return Happening(self.outcome, _line(self.outcome, self.reason, self.key, call_sid, status, self.change))
+
 
 @dataclass(frozen=True)
 class Applied:
@@ -70,14 +74,9 @@ class Applied:
 
     def also(self) -> list[Happening]:
         """The phone key's change, logged and counted beside the callback's own outcome."""
-        if self.phone is None:
+        if self.phone is None or self.call_sid is None or self.status is None:
             return []
-        phone = self.phone
-        return [
-            Happening(
-                phone.outcome, _line(phone.outcome, phone.reason, phone.key, self.call_sid, self.status, phone.change)
-            )
-        ]
+        return [self.phone.happening(self.call_sid, self.status)]
 
 
 def _line(
@@ -167,19 +166,22 @@ class CallStatus:
             return Applied(Outcome.IGNORED, "no Voice SDK side", status=status, call_sid=params.first("CallSid"))
         if status not in STARTING | ENDING:
             return Applied(Outcome.IGNORED, "unknown status", key=found.key, call_sid=found.call_sid, status=status)
-        outcome, reason, change = self._apply(found.key, found.call_sid, status, params)
-        applied = Applied(outcome, reason, key=found.key, call_sid=found.call_sid, status=status, change=change)
-        if found.phone is None:
-            return applied
-        # The same leg under the remote party's number: its own item, with the same tombstones and
-        # sequence rules, so replays and late callbacks treat both keys alike.
-        try:
+        phone = None
+        if found.phone is not None:
+            # The same leg under the remote party's number: its own item, with the same tombstones and
+            # sequence rules, so replays and late callbacks treat both keys alike. Written first, so
+            # the SDK user's key is registered as close to the answer as it was without it.
             phone = KeyApplied(*self._apply(found.phone, found.call_sid, status, params), key=found.phone)
+        try:
+            outcome, reason, change = self._apply(found.key, found.call_sid, status, params)
         except BridgeError as error:
-            # The SDK user's key changed all the same; a retried callback repeats only the phone key's write.
-            error.happened.append(Happening(outcome, applied.fields()))
+            # The phone key changed all the same; a repeated callback repeats only the SDK user's write.
+            if phone is not None:
+                error.happened.append(phone.happening(found.call_sid, status))
             raise
-        return replace(applied, phone=phone)
+        return Applied(
+            outcome, reason, key=found.key, call_sid=found.call_sid, status=status, change=change, phone=phone
+        )
 
     def _apply(self, key: str, call_sid: str, status: str, params: FormParams) -> tuple[Outcome, str, Change]:
         if status in ENDING:
