@@ -131,6 +131,13 @@ def test_withheld_clients_sip_and_malformed_parties_have_no_phone_key(caller: st
     assert (found.key, found.phone) == ("identity:bob", None)
 
 
+def test_a_key_in_the_url_of_a_leg_with_no_client_side_has_no_phone_key() -> None:
+    # <Dial><Number statusCallback="...?key=crm:42">: From is the account's own number, not a customer
+    found = target(params(CallSid=CHILD, ParentCallSid=PARENT, To=DIALLED, From="+15550001111"), {"key": ["crm:42"]})
+    assert found is not None
+    assert (found.key, found.phone) == ("crm:42", None)
+
+
 def test_a_sip_address_dialled_by_the_sdk_user_has_no_phone_key() -> None:
     query = {"key": ["identity:alice"], "leg": ["parent"]}
     found = target(params(CallSid=CHILD, ParentCallSid=PARENT, To="sip:desk@example.com", From="client:alice"), query)

@@ -1,8 +1,8 @@
 """Phone numbers as recipient keys: `phone:+<E.164 digits>`, how text becomes one, and how a number
 is shown where people read it (logs, the operations CLI): masked, as `+1555•••4567`.
 
-A phone number is personal data: the bridge keeps one only as a registry key for as long as the call
-lasts (plus tombstones) and as an event's recipient in the ledger for its retention.
+A phone number is personal data: docs/call-registry.md (Privacy) says where the bridge keeps one and
+for how long; logs show it only through `masked`.
 """
 
 from __future__ import annotations

@@ -126,14 +126,15 @@ def remote_party(params: FormParams, via_parent: bool) -> str:
     On a dialled leg reporting for its parent (leg=parent: the SDK user called out), the party is
     the dialled `To`. On the SDK leg itself, it is the side that isn't the `client:` address: `From`
     when the SDK user was called (`To` = client:bob), `To` when the SDK user called (`From` =
-    client:alice); with neither a client, `From` on a child leg and `To` on a parent leg.
+    client:alice). With no client side (a key in the URL of some other leg) nobody: its `From` may
+    be the account's own number.
     """
     to, from_ = params.first("To"), params.first("From")
-    if via_parent or from_.startswith(CLIENT_PREFIX):
+    if via_parent:
         return to
-    if to.startswith(CLIENT_PREFIX) or params.first("ParentCallSid"):
+    if to.startswith(CLIENT_PREFIX):
         return from_
-    return to
+    return to if from_.startswith(CLIENT_PREFIX) else ""
 
 
 def _timestamp(params: FormParams) -> float | None:
