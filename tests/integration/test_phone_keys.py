@@ -235,10 +235,12 @@ def test_a_key_with_unicode_line_separators_stays_on_one_log_line(bridge: Bridge
         assert bridge.calls("GET", quote(key, safe="")).status == 200
 
     # Then each record is one line, whichever way the lines are split, and reads back the same key
+    # (the streams' functions may log about these keys meanwhile: they count too)
     text = log_text.getvalue()
     records: list[dict[str, Any]] = [json.loads(line) for line in text.split("\n") if line]
-    assert len(text.splitlines()) == len(records) == 4
-    assert [record["recipient"] for record in records] == [keys[0], keys[0], keys[1], keys[1]]
+    assert len(text.splitlines()) == len(records)
+    calls = [r["recipient"] for r in records if r.get("outcome") in ("registered", "looked_up")]
+    assert calls == [keys[0], keys[0], keys[1], keys[1]]
 
 
 # -- the operations CLI --------------------------------------------------------------------------------------------
