@@ -22,6 +22,7 @@ from typing import TextIO
 
 import requests
 
+from bridge.domain.phones import mask_key, mask_phone
 from local import state
 from local.stack import TWILIO_SECRET_NAME, WEBHOOK_SECRET_NAME, LocalStack, available
 from local.state import LOG_FILE, ROOT
@@ -73,7 +74,7 @@ def say(text: str = "") -> None:
 
 def answer_from_the_call(stack: LocalStack, call_sid: str) -> bool:
     """The agent's app answers with call.sendMessage; the CRM's receiver verifies the forwarded webhook."""
-    step(7, f'{DEMO_IDENTITY}\'s app sends {{"verified": true}} from the call (call.sendMessage)')
+    step(8, f'{DEMO_IDENTITY}\'s app sends {{"verified": true}} from the call (call.sendMessage)')
     deadline = time.monotonic() + 10
     while not stack.emulator.subscriptions.every(call_sid) and time.monotonic() < deadline:
         time.sleep(0.05)  # the CallsTable stream subscribes the SDK leg in the background
@@ -85,6 +86,17 @@ def answer_from_the_call(stack: LocalStack, call_sid: str) -> bool:
     while not stack.receiver.for_message(sent["sid"]) and time.monotonic() < deadline:
         time.sleep(0.05)  # queued in SQS, forwarded by ForwardFunction
     return any(d.verified is not None and d.status < 300 for d in stack.receiver.for_message(sent["sid"]))
+
+
+def _event(kind: str, to: str, data: dict[str, object]) -> str:
+    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return json.dumps({"type": kind, "timestamp": now, "to": to, "data": data})
+
+
+def _code(reply: requests.Response) -> str:
+    """A problem's code or an answer's status: `no_active_call` is either, whichever the bridge answers."""
+    body = reply.json()
+    return str(body.get("code") or body.get("status") or "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,19 +146,17 @@ def main(argv: list[str] | None = None) -> int:
     step(4, f"a caller rings {DEMO_IDENTITY}'s Voice SDK app: <Dial><Client statusCallback={callback}>")
     placed = stack.emulator.place_inbound(DEMO_IDENTITY, callback)
     stack.emulator.answer(placed["child"])
-    say(f"    caller's leg {placed['parent']}, SDK leg {placed['child']}: initiated, ringing, answered")
+    caller = mask_phone(placed["caller"])
+    say(f"    caller's leg {placed['parent']} from {caller}, SDK leg {placed['child']}: initiated, ringing, answered")
     say(f"    status callbacks sent, signed with the auth token: {len(stack.emulator.callbacks())}")
     mapping = requests.get(f"{front}/calls/{DEMO_KEY}", timeout=30)
     say(f"    GET /calls/{DEMO_KEY} -> {mapping.status_code} {mapping.text}")
     registered = mapping.status_code == 200 and mapping.json()["call_sid"] == placed["child"]
 
-    body = json.dumps(
-        {
-            "type": "crm.customer.identified",
-            "timestamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "to": DEMO_KEY,
-            "data": {"customer_id": "cus_042", "name": "Ada Lovelace", "tier": "gold", "open_tickets": 2},
-        }
+    body = _event(
+        "crm.customer.identified",
+        DEMO_KEY,
+        {"customer_id": "cus_042", "name": "Ada Lovelace", "tier": "gold", "open_tickets": 2},
     )
     headers = stack.sign(body, event_id=f"evt_demo_{uuid.uuid4().hex[:12]}")
     step(5, f"a CRM sends a signed event (webhook-id {headers['webhook-id']}) to POST /events")
@@ -162,28 +172,45 @@ def main(argv: list[str] | None = None) -> int:
         m["idempotency_key"] == f"{headers['webhook-id']}@{placed['child']}" for m in messages
     )
 
+    phone_key = f"phone:{placed['caller']}"
+    by_number = _event(
+        "helpdesk.ticket.updated",
+        phone_key,
+        {"ticket": "T-1009", "subject": "Refund for order 1042", "priority": "high"},
+    )
+    numbered = stack.sign(by_number, event_id=f"evt_demo_{uuid.uuid4().hex[:12]}")
+    step(7, f"a helpdesk knows the customer by their number: an event for {mask_key(phone_key)} to POST /events")
+    say(f"    the SDK leg's callbacks carried the caller's number as From: the leg is under {mask_key(phone_key)} too")
+    by_phone = requests.post(f"{front}/events", data=by_number.encode("utf-8"), headers=numbered, timeout=30)
+    say(f"    -> {by_phone.status_code} {by_phone.text}")
+    reached = by_phone.status_code == 200 and by_phone.json().get("call_sid") == placed["child"]
+
     answered = answer_from_the_call(stack, placed["child"])
 
-    step(8, f"{DEMO_IDENTITY} hangs up: the completed callbacks remove the mapping")
+    step(9, f"{DEMO_IDENTITY} hangs up: the completed callbacks remove the mapping, and the number's")
     stack.emulator.hang_up(placed["child"])
     after = requests.get(f"{front}/calls/{DEMO_KEY}", timeout=30)
     say(f"    GET /calls/{DEMO_KEY} -> {after.status_code} {after.json().get('code', '')}")
     late = stack.sign(body)
     again = requests.post(f"{front}/events", data=body.encode("utf-8"), headers=late, timeout=30)
-    say(f"    a new event now -> {again.status_code} {again.json().get('code', '')}")
-    cleared = after.status_code == 404 and again.status_code == 404
+    say(f"    a new event now -> {again.status_code} {_code(again)}")
+    late_by_number = requests.post(
+        f"{front}/events", data=by_number.encode(), headers=stack.sign(by_number), timeout=30
+    )
+    say(f"    a new event for {mask_key(phone_key)} -> {late_by_number.status_code} {_code(late_by_number)}")
+    cleared = after.status_code == 404 and _code(again) == _code(late_by_number) == "no_active_call"
 
-    step(9, f"a new call rings {DEMO_IDENTITY} and she answers: she stays on it for the events you send")
+    step(10, f"a new call rings {DEMO_IDENTITY} and she answers: she stays on it for the events you send")
     second = stack.emulator.place_inbound(DEMO_IDENTITY, callback)
     stack.emulator.answer(second["child"])
     live = requests.get(f"{front}/calls/{DEMO_KEY}", timeout=30)
     say(f"    SDK leg {second['child']}: GET /calls/{DEMO_KEY} -> {live.status_code}")
     on_call = live.status_code == 200 and live.json()["call_sid"] == second["child"]
 
-    ok = registered and delivered and answered and cleared and on_call
+    ok = registered and delivered and reached and answered and cleared and on_call
     say(
-        "\nDEMO OK: the call registered itself, the event reached it, the agent's answer reached the CRM,"
-        " its end cleared it, and a new call is live."
+        "\nDEMO OK: the call registered itself, the events for the agent and for the caller's number reached it,"
+        " the agent's answer reached the CRM, its end cleared it, and a new call is live."
         if ok
         else f"\nDEMO FAILED: see {LOG_FILE.relative_to(ROOT)} (or run with --verbose)."
     )

@@ -1,6 +1,6 @@
 """`udm-bridge`: operate a deployed bridge, or the local stack.
 
-    udm-bridge calls list                                  # every key with a live call
+    udm-bridge calls list                                  # every key with a live call, phone numbers masked
     udm-bridge calls get identity:alice
     udm-bridge calls set identity:alice CA0123... --ttl 3600
     udm-bridge calls rm identity:alice [--call-sid CA0123...]
@@ -42,6 +42,7 @@ from bridge.domain.events import delivery_key
 from bridge.domain.keys import recipient_key
 from bridge.domain.outcomes import Outcome
 from bridge.domain.parking import LedgerEntry
+from bridge.domain.phones import mask_key
 from bridge.domain.retry import Deadline
 from bridge.entrypoints.streams import FlushStreamRouter
 from bridge.settings import (
@@ -223,7 +224,8 @@ def calls(target: Target, args: argparse.Namespace) -> int:
         for key, state in registry.every_key():
             live = state.live(now)
             if live:
-                rows.append({"key": key, "call_sid": live[0][0], "calls": len(live)})
+                # Phone numbers are personal data: listed masked; `calls get` takes the full key.
+                rows.append({"key": mask_key(key), "call_sid": live[0][0], "calls": len(live)})
         _emit(sorted(rows, key=lambda row: row["key"]))
         return 0
     key = recipient_key(args.key)

@@ -37,8 +37,11 @@ _MAX_CONTENT_BYTES = 10240
 
 # Simulated Voice SDK calls: the numbers Twilio would show and the call progress events a leg can report.
 _TWILIO_NUMBER = "+15550001111"
-_DEFAULT_CALLER = "+15551230000"
-_DEFAULT_DIALLED = "+15557654321"
+# Twilio reports PSTN parties in E.164; a caller who withholds their number as the word itself (since
+# 2022: "anonymous", "restricted", ...); Voice SDK and SIP parties as client: and sip: addresses.
+_E164_RE = re.compile(r"\+[1-9]\d{6,14}")
+_WITHHELD = frozenset({"anonymous", "restricted", "unavailable", "unknown", "blocked", "private"})
+_ADDRESS_RE = re.compile(r"(?:client|sip):\S+")
 CALLBACK_EVENTS: tuple[str, ...] = ("initiated", "ringing", "answered", "completed")
 _EVENT_STATUS = {"initiated": "initiated", "ringing": "ringing", "answered": "in-progress"}
 
@@ -122,6 +125,23 @@ def _check_text(value: object, name: str) -> str:
     return value
 
 
+def _check_caller(caller: object) -> str:
+    if isinstance(caller, str) and (
+        _E164_RE.fullmatch(caller) or caller.lower() in _WITHHELD or _ADDRESS_RE.fullmatch(caller)
+    ):
+        return caller
+    raise ValueError(
+        f"'caller' must be an E.164 number (+15551230000), a withheld caller ID ({', '.join(sorted(_WITHHELD))}) "
+        f"or a client:/sip: address, got {caller!r}"
+    )
+
+
+def _check_dialled(number: object) -> str:
+    if isinstance(number, str) and _E164_RE.fullmatch(number):
+        return number
+    raise ValueError(f"'to' must be the E.164 number <Dial><Number> dials (+15557654321), got {number!r}")
+
+
 def _check_callback_url(url: object, name: str) -> str:
     problem = f"{name!r} must be an http(s) URL, got {url!r}"
     if not isinstance(url, str):
@@ -170,6 +190,7 @@ class EmulatorModel:
         self._udm_latency_ms = 0.0
         self._stats: dict[str, int] = _zero_stats()
         self._callback_log = CallbackLog()
+        self._numbers: set[str] = {_TWILIO_NUMBER}
         self.subscriptions = Subscriptions()
 
     @property
@@ -269,20 +290,24 @@ class EmulatorModel:
         status_callback: str,
         *,
         account_sid: str | None = None,
-        caller: str = _DEFAULT_CALLER,
+        caller: str | None = None,
         events: Iterable[str] = CALLBACK_EVENTS,
     ) -> JSONDict:
         """A PSTN caller rings the Twilio number, whose TwiML dials ``<Client>identity</Client>``.
 
-        The child leg (to ``client:identity``) reports to ``status_callback``; it is left ringing.
+        Both legs are ``From`` the caller: a number of its own for each call unless ``caller`` names
+        one (or ``anonymous``). The child leg (to ``client:identity``) reports to ``status_callback``;
+        it is left ringing. Returns ``{"parent", "child", "caller"}``.
         """
         _check_text(identity, "identity")
-        _check_text(caller, "caller")
+        named = None if caller is None else _check_caller(caller)
         url = _check_callback_url(status_callback, "status_callback")
         wanted = _parse_events(events)
+        owner = self._owner(account_sid)
+        caller = named or self._new_number()
         parent = _Leg("inbound", caller, _TWILIO_NUMBER, None, None, frozenset())
         child = _Leg("outbound-dial", caller, "client:" + identity, None, url, wanted)
-        return self._place(self._owner(account_sid), parent, child)
+        return {**self._place(owner, parent, child), "caller": caller}
 
     def place_outbound(
         self,
@@ -291,25 +316,29 @@ class EmulatorModel:
         app_status_callback: str | None = None,
         *,
         account_sid: str | None = None,
-        to: str = _DEFAULT_DIALLED,
+        to: str | None = None,
         events: Iterable[str] = CALLBACK_EVENTS,
     ) -> JSONDict:
         """``client:identity`` calls ``to`` through a TwiML App, whose TwiML dials ``<Number>to</Number>``.
 
-        The child leg reports to ``status_callback``; the parent (the SDK leg) sends only its ``completed``
-        to ``app_status_callback``, the TwiML App's own status callback URL. The child is left ringing.
+        ``to`` is a number of its own for each call unless named. The child leg (From the Twilio number,
+        To the dialled number) reports to ``status_callback``; the parent (the SDK leg, From
+        ``client:identity``, To the number) sends only its ``completed`` to ``app_status_callback``, the
+        TwiML App's own status callback URL. The child is left ringing. Returns ``{"parent", "child", "to"}``.
         """
         _check_text(identity, "identity")
-        _check_text(to, "to")
+        named = None if to is None else _check_dialled(to)
         url = _check_callback_url(status_callback, "status_callback")
         app_url = None
         if app_status_callback is not None:
             app_url = _check_callback_url(app_status_callback, "app_status_callback")
         wanted = _parse_events(events)
+        owner = self._owner(account_sid)
+        to = named or self._new_number()
         only_completed = frozenset({"completed"})
         parent = _Leg("inbound", "client:" + identity, to, None, app_url, only_completed, progress_events=False)
         child = _Leg("outbound-dial", _TWILIO_NUMBER, to, None, url, wanted)
-        return self._place(self._owner(account_sid), parent, child)
+        return {**self._place(owner, parent, child), "to": to}
 
     def answer(self, call_sid: str) -> JSONDict:
         """The dialled child leg picks up: ringing -> in-progress, with its ``answered`` callback."""
@@ -381,6 +410,15 @@ class EmulatorModel:
         if owner not in {account.account_sid for account in self._accounts}:
             raise ValueError(f"unknown account_sid {owner!r}")
         return owner
+
+    def _new_number(self) -> str:
+        """A fictional number (+1 555 ...) no other call of this emulator had: calls don't share a caller."""
+        with self._lock:
+            while True:
+                number = f"+1555{secrets.randbelow(10**7):07d}"
+                if number not in self._numbers:
+                    self._numbers.add(number)
+                    return number
 
     def _new_call_sid(self) -> str:
         while True:

@@ -1,10 +1,11 @@
 """`make run` on a machine where the default ports are taken: it picks free ones, says so, and its
-output is its steps (no log lines, no warnings)."""
+output is its steps (no log lines, no warnings), the one keyed by the caller's number among them."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -54,6 +55,13 @@ def test_demo_reaches_demo_ok_when_the_front_port_is_taken() -> None:
     assert "port 3000 is taken: the HTTP front takes a free one" in output
     assert "DEMO OK" in output
     assert "HTTP front at http://127.0.0.1:3000" not in output
+    # The step keyed by the caller's number reached the agent's call, and ended with it; the number shows masked
+    keyed = re.search(
+        r"an event for (phone:\+1555•••\d{4}) to POST /events\n.*\n    -> 200 \{\"status\": \"delivered\"", output
+    )
+    assert keyed, output
+    assert re.search(rf"a new event for {re.escape(keyed[1])} -> \d+ no_active_call", output), output
+    assert not re.search(r"\+1555\d{7}", output)
     # Only steps: no JSON log or metric lines, no warnings
     assert not [line for line in output.splitlines() if line.lstrip().startswith("{")], output
     assert "Warning" not in output

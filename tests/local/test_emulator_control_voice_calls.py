@@ -120,6 +120,10 @@ def test_control_callback_endpoints_answer_with_documented_status_codes(
     assert post("/calls/inbound", {"status_callback": receiver.url()}).status_code == 400
     assert post("/calls/inbound", {"identity": "bob", "statusCallback": receiver.url()}).status_code == 400
     assert post("/calls/outbound", {"identity": "a", "status_callback": "file:///etc/passwd"}).status_code == 400
+    assert (
+        post("/calls/inbound", {"identity": "bob", "status_callback": receiver.url(), "caller": 5}).status_code == 400
+    )
+    assert post("/calls/outbound", {"identity": "a", "status_callback": receiver.url(), "to": "bob"}).status_code == 400
     assert post(f"/calls/{child}/hangup", {"status": "ringing"}).status_code == 400
     assert post("/callbacks/hold", {"hold": "yes"}).status_code == 400
     assert post("/callbacks/release", {"order": "0"}).status_code == 400

@@ -2,6 +2,7 @@
 hang up, the status callbacks each leg sends and where, and UDMs to a leg as its status changes."""
 
 import email.utils
+import re
 from datetime import UTC
 from typing import Any
 
@@ -53,7 +54,7 @@ def test_inbound_call_sends_signed_initiated_ringing_answered_completed_for_the_
         assert item.form["ParentCallSid"] == call["parent"]
         assert (item.form["Direction"], item.form["CallbackSource"]) == ("outbound-dial", "call-progress-events")
         assert item.form["To"] == item.form["Called"] == "client:bob"
-        assert item.form["From"] == item.form["Caller"] == "+15551230000"
+        assert item.form["From"] == item.form["Caller"] == call["caller"]
         assert item.form["Timestamp"].endswith(" +0000")
         assert email.utils.parsedate_to_datetime(item.form["Timestamp"]).utcoffset() == UTC.utcoffset(None)
         # And is signed for the exact URL it was sent to, with the account's auth token
@@ -129,7 +130,7 @@ def test_outbound_call_reports_child_to_dial_url_with_query_and_parent_completed
     for item in child:
         assert item.form["CallSid"] == call["child"]
         assert item.form["ParentCallSid"] == call["parent"]
-        assert (item.form["From"], item.form["To"]) == ("+15550001111", "+15557654321")
+        assert (item.form["From"], item.form["To"]) == ("+15550001111", call["to"])
         assert item.form["Direction"] == "outbound-dial"
         assert _signed_for(item)
         # The signature covers the query string: without it the request does not validate
@@ -140,7 +141,7 @@ def test_outbound_call_reports_child_to_dial_url_with_query_and_parent_completed
     # And the parent's completed describes the SDK leg, without SequenceNumber or CallbackSource
     assert parent.form["CallSid"] == call["parent"]
     assert (parent.form["From"], parent.form["Caller"]) == ("client:alice", "client:alice")
-    assert (parent.form["To"], parent.form["Called"]) == ("+15557654321", "+15557654321")
+    assert (parent.form["To"], parent.form["Called"]) == (call["to"], call["to"])
     assert parent.form["Direction"] == "inbound"
     assert parent.form["CallDuration"].isdigit()
     assert not {"SequenceNumber", "CallbackSource", "ParentCallSid"} & set(parent.form)
@@ -325,6 +326,9 @@ def test_events_can_be_given_as_twilio_space_separated_string(
         ({"status_callback": "ftp://127.0.0.1/cb"}, "status_callback"),
         ({"status_callback": "not a url"}, "status_callback"),
         ({"account_sid": OTHER_ACCOUNT_SID}, "account_sid"),
+        ({"caller": "555-1234"}, r"E\.164"),
+        ({"caller": "bob"}, "caller"),
+        ({"caller": ""}, "caller"),
     ],
 )
 def test_placing_a_call_with_invalid_arguments_is_rejected_and_creates_nothing(
@@ -363,3 +367,44 @@ def test_answer_and_hang_up_refuse_legs_that_cannot_do_so(emulator: TwilioEmulat
         emulator.hang_up(call["parent"])
     # And the refused attempts sent nothing beyond the four real callbacks
     assert _statuses(receiver.received()) == ["initiated", "ringing", "in-progress", "completed"]
+
+
+def test_each_call_has_a_caller_and_a_dialled_number_of_its_own_in_e164(
+    emulator: TwilioEmulator, receiver: CallbackReceiver
+) -> None:
+    # Given two inbound and two outbound calls placed without naming a number
+    inbound = [emulator.place_inbound("bob", receiver.url()) for _ in range(2)]
+    outbound = [emulator.place_outbound("alice", receiver.url()) for _ in range(2)]
+
+    # Then each has a number of its own, E.164 as Twilio reports PSTN parties, never the Twilio number
+    numbers = [call["caller"] for call in inbound] + [call["to"] for call in outbound]
+    assert len(set(numbers)) == 4
+    assert all(re.fullmatch(r"\+1555\d{7}", number) for number in numbers), numbers
+    assert "+15550001111" not in numbers
+    # And the callbacks carry them: the caller's From on the <Client> leg, the dialled To on the <Number> leg
+    by_call = {item.form["CallSid"]: item.form for item in receiver.received()}
+    assert [by_call[call["child"]]["From"] for call in inbound] == numbers[:2]
+    assert [by_call[call["child"]]["To"] for call in outbound] == numbers[2:]
+
+
+@pytest.mark.parametrize(
+    "caller", ["anonymous", "Restricted", "client:carol", "sip:carol@example.com", "+442079460958"]
+)
+def test_a_named_caller_is_what_the_client_legs_callbacks_carry(
+    emulator: TwilioEmulator, receiver: CallbackReceiver, caller: str
+) -> None:
+    # Given a caller who withheld their number, another SDK user, a SIP caller or a chosen number
+    call = emulator.place_inbound("bob", receiver.url(), caller=caller)
+
+    # Then the client leg's callbacks carry it as From and Caller, as Twilio passes it on
+    assert call["caller"] == caller
+    assert {(item.form["From"], item.form["Caller"]) for item in receiver.received()} == {(caller, caller)}
+
+
+@pytest.mark.parametrize("to", ["5557654321", "client:bob", "anonymous", ""])
+def test_an_outbound_call_dials_only_an_e164_number(
+    emulator: TwilioEmulator, receiver: CallbackReceiver, to: str
+) -> None:
+    with pytest.raises(ValueError, match=r"E\.164"):
+        emulator.place_outbound("alice", receiver.url(), to=to)
+    assert emulator.calls() == []

@@ -1,5 +1,8 @@
 """The one Logger and Metrics of the process. Outcomes are logged and counted through
-bridge.entrypoints.outcomes; what is here is for measurements and diagnostics."""
+bridge.entrypoints.outcomes; what is here is for measurements and diagnostics.
+
+Every log line passes through one formatter, which masks phone numbers and keeps the line one line.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,28 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
+
+from bridge.domain.phones import masked
 
 if TYPE_CHECKING:
     from bridge.domain.retry import Transient
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "udm-bridge")
-logger = Logger(service=SERVICE)
+
+# JSON leaves these raw, but line-splitting tools (and JavaScript) read each as a line break.
+_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\u0085": "\\u0085"})
+
+
+class SafeFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON lines, with phone numbers masked and Unicode line breaks escaped."""
+
+    def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
+        return super().serialize(masked(log)).translate(_LINE_BREAKS)
+
+
+logger = Logger(service=SERVICE, logger_formatter=SafeFormatter())
 metrics = Metrics(service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "UdmBridge"))
 
 

@@ -57,3 +57,19 @@ def test_without_forwarding_nothing_subscribes() -> None:
     owners = FakeCallOwners()
     assert service(owners, None).call_changed("identity:alice", state(), deadline()) == []
     assert owners.subscriptions == {}
+
+
+def test_a_phone_key_leaves_a_leg_from_callbacks_to_the_sdk_users_own_key() -> None:
+    # A callback registered this leg under identity:bob and under the caller's number: bob owns it
+    owners, subscriber = FakeCallOwners(), ScriptedSubscriber([])
+    from_callbacks = CallState()
+    from_callbacks.start(CALL, now=1e12 - 10, ttl_seconds=10**6, leg=CALL, seq=1)
+    assert service(owners, subscriber).call_changed("phone:+15551234567", from_callbacks, deadline()) == []
+    service(owners, subscriber).call_changed("identity:bob", from_callbacks, deadline())
+    assert owners.owner(CALL) == "identity:bob"
+
+
+def test_a_phone_key_registered_through_the_calls_api_owns_its_call() -> None:
+    owners = FakeCallOwners()
+    service(owners, ScriptedSubscriber([])).call_changed("phone:+15551234567", state(), deadline())
+    assert owners.owner(CALL) == "phone:+15551234567"

@@ -120,14 +120,8 @@ def call_status_app() -> APIGatewayHttpResolver:
     def callback() -> Response[str]:
         request = _request(app)
         applied = call_status().handle(request)
-        record(
-            applied.outcome,
-            reason=applied.reason if applied.outcome is Outcome.IGNORED else None,
-            recipient=applied.key,
-            call_sid=applied.call_sid,
-            call_status=applied.status,
-            active_call=applied.change.active if applied.change else None,
-        )
+        record_happened(applied.also())
+        record(applied.outcome, **applied.fields())
         return Response(status_code=204)
 
     return app

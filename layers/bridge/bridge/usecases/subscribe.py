@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from bridge.domain.call_message import subscription_key
 from bridge.domain.errors import CallNotActive, TwilioError, TwilioUnavailable
 from bridge.domain.outcomes import Happening, Outcome
+from bridge.domain.phones import is_phone_key
 from bridge.domain.retry import BudgetExhausted, Deadline, RetryPolicy, run_with_retries
 
 if TYPE_CHECKING:
@@ -50,6 +51,10 @@ class Subscribe:
             return []
         made: list[Happening] = []
         for call_sid, entry in state.live(self._clock()):
+            if is_phone_key(key) and entry.leg:
+                # A callback put this leg under the caller's number and under the SDK user's
+                # own key, which owns it: messages from the call are from the agent, not the caller.
+                continue
             if not self._owners.claim(call_sid, key, entry.expires_at):
                 continue
             try:
