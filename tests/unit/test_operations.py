@@ -290,8 +290,8 @@ def test_every_stream_source_sends_what_fails_to_an_encrypted_queue() -> None:
         for event in function["Properties"].get("Events", {}).values()
         if event["Type"] == "DynamoDB"
     ]
-    # FlushFunction's two (registrations, TTL expiries) and SubscribeFunction's registrations
-    assert len(sources) == 3
+    # FlushFunction's three (registrations, TTL expiries, throttled parks) and SubscribeFunction's registrations
+    assert len(sources) == 4
     for source in sources:
         assert source["DestinationConfig"]["OnFailure"] == {
             "Type": "SQS",

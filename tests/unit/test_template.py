@@ -131,10 +131,19 @@ def test_flush_function_reads_only_what_flushing_needs() -> None:
     assert streams == {"CallsTable", "ParkedTable"}
 
 
-def test_parked_expiries_reach_the_flush_function_only_from_ttl_deletions() -> None:
-    [parked] = [s for s in TEMPLATE.functions()["FlushFunction"].streams if s.table == "ParkedTable"]
-    assert parked.patterns == (
-        {"eventName": ["REMOVE"], "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]}},
+def test_the_parked_table_reaches_the_flush_function_only_for_ttl_expiries_and_throttled_parks() -> None:
+    parked = [s for s in TEMPLATE.functions()["FlushFunction"].streams if s.table == "ParkedTable"]
+    assert sorted((source.patterns for source in parked), key=str) == sorted(
+        [
+            (
+                {
+                    "eventName": ["REMOVE"],
+                    "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]},
+                },
+            ),
+            ({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"cause": {"S": ["throttled"]}}}},),
+        ],
+        key=str,
     )
 
 

@@ -28,7 +28,10 @@ if TYPE_CHECKING:
     from bridge.domain.inbound import HttpRequest
     from bridge.ports import CallRegistry, TwilioSignatures
 
-STARTING = frozenset({"initiated", "ringing", "in-progress", "answered"})
+# Twilio takes UDMs for a leg once it rings (before that, error 21220, which reads as "gone" and
+# would end the registration): a leg is registered from ringing on, never on initiated or queued.
+STARTING = frozenset({"ringing", "in-progress", "answered"})
+NOT_YET = frozenset({"queued", "initiated"})
 ENDING = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 CLIENT_PREFIX = "client:"
 IDENTITY_PREFIX = "identity:"
@@ -165,6 +168,9 @@ class CallStatus:
         found = target(params, query)
         if found is None:
             return Applied(Outcome.IGNORED, "no Voice SDK side", status=status, call_sid=params.first("CallSid"))
+        if status in NOT_YET:
+            reason = "the leg takes no messages before it rings"
+            return Applied(Outcome.IGNORED, reason, key=found.key, call_sid=found.call_sid, status=status)
         if status not in STARTING | ENDING:
             return Applied(Outcome.IGNORED, "unknown status", key=found.key, call_sid=found.call_sid, status=status)
         phone = None
