@@ -155,3 +155,12 @@ def test_hmac_signed_parts_need_a_timestamp_header_when_they_name_the_timestamp(
     )
     with pytest.raises(ConfigurationError, match="timestamp_header"):
         parse_profiles(document)
+
+
+def test_a_form_reads_the_same_in_any_spelling_and_a_repeated_field_is_refused() -> None:
+    from bridge.domain.errors import MalformedBody
+    from bridge.sources.profiles import canonical_form
+
+    assert canonical_form(b"A=1&B=x+y") == canonical_form(b"B=x%20y&%41=%31") == {"A": "1", "B": "x y"}
+    with pytest.raises(MalformedBody, match="repeated"):
+        canonical_form(b"A=1&A=2")

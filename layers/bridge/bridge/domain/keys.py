@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from typing import Any
 from urllib.parse import unquote
 
 from bridge.domain.errors import InvalidRequest
+from bridge.domain.phones import PHONE_PREFIX, normalise_phone
 
 MAX_KEY_CHARS = 256
 # How many recipient keys one event may name: each is one registry read on the event's path.
 MAX_RECIPIENTS = 10
-PHONE_PREFIX = "phone:"
-# E.164: a plus, a country code that starts 1-9, at most 15 digits in all.
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 def is_plain_text(value: str) -> bool:
@@ -37,8 +34,8 @@ def recipient_key(raw: str) -> str:
 
 def recipient_keys(value: Any) -> tuple[str, ...]:
     """An event's recipients, as a profile's `to` found them: one key or a list (nulls and
-    duplicates dropped, order kept). A `phone:` key that isn't an E.164 number concerns no one's
-    call and is dropped; any other key must be a valid key. Raises ValueError naming the problem."""
+    duplicates dropped, order kept). A `phone:` key is normalised to E.164 (senders' phone fields
+    are free-form); one that holds no number concerns no one's call and is dropped; any other key must be a valid key. Raises ValueError naming the problem."""
     found = value if isinstance(value, list) else [value]
     keys: list[str] = []
     for candidate in found:
@@ -48,8 +45,11 @@ def recipient_keys(value: Any) -> tuple[str, ...]:
             raise ValueError(
                 f"found a recipient that is not a key of 1 to {MAX_KEY_CHARS} characters without control ones"
             )
-        if candidate.startswith(PHONE_PREFIX) and not _E164.fullmatch(candidate[len(PHONE_PREFIX) :]):
-            continue
+        if candidate.startswith(PHONE_PREFIX):
+            number = normalise_phone(candidate[len(PHONE_PREFIX) :])
+            if number is None:
+                continue
+            candidate = PHONE_PREFIX + number
         if candidate not in keys:
             keys.append(candidate)
     if len(keys) > MAX_RECIPIENTS:
