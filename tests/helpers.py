@@ -48,7 +48,7 @@ def rfc3339(moment: float | None = None) -> str:
     return at.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def new_event_body(to: str, **overrides: Any) -> dict[str, Any]:
+def new_event_body(to: str | list[str], **overrides: Any) -> dict[str, Any]:
     """A default-source envelope that happened now (freshness judges it against the call)."""
     body: dict[str, Any] = {
         "type": "crm.customer.identified",

@@ -45,6 +45,7 @@ class Plan:
     late: list[str]
     never: list[str]
     proxy: DynamoFaultProxy
+    calls: dict[str, str] = field(default_factory=dict)  # key -> the SDK leg it is on
 
 
 @dataclass
@@ -69,15 +70,18 @@ def plan(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Plan]:
     tag = uuid.uuid4().hex[:6]
     callback = f"{front.base_url}/twilio/call-status"
     live = [f"agent{tag}l{i}" for i in range(6)]
+    calls = {}
     for name in live:
         placed = stack.emulator.place_inbound(name, callback)
         stack.emulator.answer(placed["child"])
+        calls[f"identity:{name}"] = placed["child"]
     yield Plan(
         front=front.base_url,
         live=[f"identity:{name}" for name in live],
         late=[f"identity:agent{tag}p{i}" for i in range(4)],
         never=[f"identity:agent{tag}n{i}" for i in range(2)],
         proxy=proxy,
+        calls=calls,
     )
     proxy.stop()
     front.stop()
@@ -137,8 +141,14 @@ def test_nothing_lost_nothing_doubled(stack: LocalStack, plan: Plan, capsys: pyt
     work: list[tuple[dict[str, object], str]] = []
     for index in range(EVENTS):
         roll = rng.random()
-        if roll < 0.7:
+        if roll < 0.6:
             body = new_event_body(rng.choice(plan.live))
+        elif roll < 0.7:
+            # Several recipients: two agents' calls, or an agent's and a late one's
+            body = new_event_body(
+                rng.sample(plan.live, 2) if roll < 0.65 else [rng.choice(plan.live), rng.choice(plan.late)],
+                hold_seconds=120,
+            )
         elif roll < 0.9:
             body = new_event_body(rng.choice(plan.late), hold_seconds=120)
         else:
@@ -163,6 +173,7 @@ def test_nothing_lost_nothing_doubled(stack: LocalStack, plan: Plan, capsys: pyt
                     for key in plan.late:
                         placed = stack.emulator.place_inbound(key.split(":", 1)[1], callback)
                         stack.emulator.answer(placed["child"])
+                        plan.calls[key] = placed["child"]
                 futures.append(pool.submit(send, stack, plan.front, body, event_id, seen, random.Random(number)))
             for future in futures:
                 future.result()
@@ -172,10 +183,20 @@ def test_nothing_lost_nothing_doubled(stack: LocalStack, plan: Plan, capsys: pyt
         stack.emulator.clear_faults()
         plan.proxy.set_rules()
 
+    # Each (event, recipient) an accepted event names must reach the recipient's call or the ledger.
+    recipients = {e: recipients_of(body) for body, e in work}
+
+    def outcome(event_id: str, key: str, on_calls: set[tuple[str, str]]) -> str | None:
+        if (event_id, plan.calls.get(key, "")) in on_calls:
+            return "delivered"
+        entry_key = event_id if len(recipients[event_id]) == 1 else f"{event_id}#{key}"
+        entry = ledger_entry(stack, entry_key)
+        return entry["reason"] if entry else None
+
     # Let the streams flush the parked events and the TTL expire the never-delivered ones.
     def settled() -> bool:
-        delivered = {event_of(m) for m in stack.emulator.messages()}
-        return all(e in delivered or ledger_entry(stack, e) for e in seen.accepted)
+        on_calls = {(event_of(m), m["call_sid"]) for m in stack.emulator.messages()}
+        return all(outcome(e, key, on_calls) for e in seen.accepted for key in recipients[e])
 
     wait_for(settled, timeout=60, interval=0.5)
     stack.settle()
@@ -184,17 +205,20 @@ def test_nothing_lost_nothing_doubled(stack: LocalStack, plan: Plan, capsys: pyt
     # One message per (event, call): the IdempotencyKey is both, so a repeat on one key is a duplicate.
     per_key = Counter(m["idempotency_key"] for m in messages)
     per_event = Counter(event_of(m) for m in messages)
-    delivered = {key for key in per_event if key in seen.accepted}
-    ledgered = {e: ledger_entry(stack, e) for e in seen.accepted - delivered}
-    reasons = Counter(entry["reason"] for entry in ledgered.values() if entry)
-    lost = sorted(e for e, entry in ledgered.items() if entry is None)
+    on_calls = {(event_of(m), m["call_sid"]) for m in messages}
+    outcomes = {(e, key): outcome(e, key, on_calls) for e in seen.accepted for key in recipients[e]}
+    delivered = {e for (e, _), found in outcomes.items() if found == "delivered"}
+    reasons = Counter(found for found in outcomes.values() if found and found != "delivered")
+    lost = sorted(pair for pair, found in outcomes.items() if found is None)
+    several = sum(1 for e in seen.accepted if len(recipients[e]) > 1)
     duplicates = sum(count - 1 for count in per_key.values() if count > 1)
     unaccepted_delivered = sorted(key for key in per_event if key not in seen.accepted)
     stats = stack.emulator.stats()
     parked_keys = set(plan.late) | set(plan.never)
-    parked = sum(1 for body, e in work if body["to"] in parked_keys and e in seen.accepted)
+    parked = sum(1 for body, e in work if set(recipients_of(body)) & parked_keys and e in seen.accepted)
     totals = (
         f"FAULT SUITE: sent={len({e for _, e in work})} accepted={len(seen.accepted)} delivered={len(delivered)} "
+        f"several_recipients={several} "
         f"duplicates_at_twilio={duplicates} lost={len(lost)} gave_up={len(seen.rejected - seen.accepted)} "
         f"parked~={parked} expired={reasons.get('expired', 0)} ledger={dict(reasons)} "
         f"twilio_posts={stats['udm_requests']} twilio_faults={stats['faults_injected']} "
@@ -210,4 +234,10 @@ def test_nothing_lost_nothing_doubled(stack: LocalStack, plan: Plan, capsys: pyt
     assert unaccepted_delivered == [] or all(per_key[k] == 1 for k in unaccepted_delivered)
     assert len(seen.accepted) >= EVENTS * 0.9, totals
     assert reasons.get("expired", 0) > 0, totals  # the never-registered recipients' events
-    assert all(e in delivered for body, e in work if body["to"] in plan.late and e in seen.accepted), totals
+    late = [(e, key) for body, e in work for key in recipients_of(body) if key in plan.late and e in seen.accepted]
+    assert all(outcomes[pair] == "delivered" for pair in late), totals
+
+
+def recipients_of(body: dict[str, object]) -> list[str]:
+    to = body["to"]
+    return list(to) if isinstance(to, list) else [str(to)]
