@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from bridge.domain.events import Event
 from bridge.domain.inbound import HttpRequest
 from bridge.domain.outcomes import Happening, Outcome
 from bridge.domain.parking import FlushResult
-from bridge.domain.retry import RetryPolicy
+from bridge.domain.retry import RetryPolicy, Transient
 from bridge.sources.profiles import default_profile, load_profiles, parse_profiles
 from bridge.usecases.flush import ParkedFlush
 from bridge.usecases.ingest import Freshness, Ingest, Parking
@@ -252,3 +253,69 @@ def test_hmac_deliveries_without_a_signed_timestamp_are_claimed_under_the_bodys_
 
     # Then both are claimed under one key, the body's digest: the second is a replay of the first
     assert gate.asked == [body_key("desk", raw)] * 2
+
+
+# -- several recipients, fanout, throttling, no call -------------------------------------------------
+
+
+@dataclass
+class Desk:
+    """An hmac source whose events name their recipients in `to`, on fakes the test can reach."""
+
+    svc: Ingest
+    registry: FakeRegistry
+    sender: ScriptedUdmSender
+    store: FakeParkedStore
+
+    def post(self, to: Any, event_id: str = "e1") -> Any:
+        raw = json.dumps({"id": event_id, "t": "ticket.created", "to": to}).encode()
+        return self.svc.handle(HttpRequest(raw, hmac_headers(raw, "s3cret", header="x-sig")), deadline(), "desk")
+
+
+def desk(**profile: Any) -> Desk:
+    raw = {"scheme": "hmac", "hmac": {"header": "X-Sig"}, "event_id": "body.id", "type": "body.t", "to": "body.to"}
+    registry, store, sender = FakeRegistry(), FakeParkedStore(), ScriptedUdmSender()
+    flush = ParkedFlush(store, registry, UdmOut(sender, FAST, registry), FakeLedger())
+    svc = Ingest(
+        secrets=FakeSecrets({"desk": ("s3cret",)}),
+        profiles=parse_profiles({"sources": {"desk": {**raw, **profile}}}),
+        registry=registry,
+        udm_out=UdmOut(sender, FAST, registry),
+        idempotency=MemoryGate(),
+        max_content_bytes=10_240,
+        parking=Parking(store=store, flush=flush, max_hold_seconds=300),
+    )
+    return Desk(svc, registry, sender, store)
+
+
+def test_with_fanout_all_every_live_call_of_a_key_gets_the_event_once() -> None:
+    world = desk(fanout="all")
+    world.registry.register("phone:+15550001111", "CA1", HOUR)
+    world.registry.register("phone:+15550001111", "CA2", HOUR)
+    result = world.post("phone:+15550001111")
+    assert sorted(d.call_sid for d in result.deliveries) == ["CA1", "CA2"]
+    assert sorted(key for _, _, key in world.sender.sent) == ["desk:e1@CA1", "desk:e1@CA2"]
+
+
+def test_with_fanout_latest_only_the_newest_call_of_a_key_gets_it() -> None:
+    world = desk()
+    world.registry.register("identity:a", "CA1", HOUR)
+    time.sleep(0.01)
+    world.registry.register("identity:a", "CA2", HOUR)
+    assert world.post("identity:a").call_sid == "CA2"
+
+
+def test_a_named_source_answers_no_call_with_a_2xx_unless_it_rejects() -> None:
+    assert desk().post("identity:nobody").outcome == "no_active_call"
+    with pytest.raises(NoActiveCall):
+        desk(no_call="reject").post("identity:nobody")
+
+
+def test_twilio_throttling_past_the_budget_parks_the_event_for_its_call() -> None:
+    world = desk()
+    world.registry.register("identity:a", "CA1", HOUR)
+    world.sender.failing["desk:e1@CA1"] = Transient("twilio answered 429")
+    result = world.post("identity:a")
+    assert (result.outcome, result.call_sid) == ("parked", "CA1")
+    [parked] = world.store.pending("identity:a")
+    assert parked.cause == "throttled"
