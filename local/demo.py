@@ -22,7 +22,7 @@ from typing import TextIO
 
 import requests
 
-from bridge.domain.phones import mask_key, mask_phone
+from bridge.domain.phones import mask_key, mask_phone, mask_phones
 from local import state
 from local.stack import TWILIO_SECRET_NAME, WEBHOOK_SECRET_NAME, LocalStack, available
 from local.state import LOG_FILE, ROOT
@@ -69,7 +69,8 @@ class CONSOLE:
 
 
 def say(text: str = "") -> None:
-    print(text, file=CONSOLE.stream, flush=True)
+    # Phone numbers are personal data: the demo's lines show them masked, as the bridge's logs do.
+    print(mask_phones(text), file=CONSOLE.stream, flush=True)
 
 
 def answer_from_the_call(stack: LocalStack, call_sid: str) -> bool:
