@@ -22,7 +22,7 @@ from typing import TextIO
 
 import requests
 
-from bridge.domain.phones import mask_key, mask_phone, mask_phones
+from bridge.domain.phones import mask_phones
 from local import state
 from local.stack import TWILIO_SECRET_NAME, WEBHOOK_SECRET_NAME, LocalStack, available
 from local.state import LOG_FILE, ROOT
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     step(4, f"a caller rings {DEMO_IDENTITY}'s Voice SDK app: <Dial><Client statusCallback={callback}>")
     placed = stack.emulator.place_inbound(DEMO_IDENTITY, callback)
     stack.emulator.answer(placed["child"])
-    caller = mask_phone(placed["caller"])
+    caller = placed["caller"]
     say(f"    caller's leg {placed['parent']} from {caller}, SDK leg {placed['child']}: initiated, ringing, answered")
     say(f"    status callbacks sent, signed with the auth token: {len(stack.emulator.callbacks())}")
     mapping = requests.get(f"{front}/calls/{DEMO_KEY}", timeout=30)
@@ -180,8 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         {"ticket": "T-1009", "subject": "Refund for order 1042", "priority": "high"},
     )
     numbered = stack.sign(by_number, event_id=f"evt_demo_{uuid.uuid4().hex[:12]}")
-    step(7, f"a helpdesk knows the customer by their number: an event for {mask_key(phone_key)} to POST /events")
-    say(f"    the SDK leg's callbacks carried the caller's number as From: the leg is under {mask_key(phone_key)} too")
+    step(7, f"a helpdesk knows the customer by their number: an event for {phone_key} to POST /events")
+    say(f"    the SDK leg's callbacks carried the caller's number as From: the leg is under {phone_key} too")
     by_phone = requests.post(f"{front}/events", data=by_number.encode("utf-8"), headers=numbered, timeout=30)
     say(f"    -> {by_phone.status_code} {by_phone.text}")
     reached = by_phone.status_code == 200 and by_phone.json().get("call_sid") == placed["child"]
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     late_by_number = requests.post(
         f"{front}/events", data=by_number.encode(), headers=stack.sign(by_number), timeout=30
     )
-    say(f"    a new event for {mask_key(phone_key)} -> {late_by_number.status_code} {_code(late_by_number)}")
+    say(f"    a new event for {phone_key} -> {late_by_number.status_code} {_code(late_by_number)}")
     cleared = after.status_code == 404 and _code(again) == _code(late_by_number) == "no_active_call"
 
     step(10, f"a new call rings {DEMO_IDENTITY} and she answers: she stays on it for the events you send")

@@ -177,3 +177,11 @@ print("phonenumbers" in sys.modules)
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.splitlines()[-1] == "False", done.stdout
+
+
+def test_masking_what_is_masked_already_changes_nothing() -> None:
+    from bridge.domain.phones import mask_key, mask_phones
+
+    once = mask_phones('{"recipient": "phone:+15556234880", "from": "+15556234880"}')
+    assert mask_phones(once) == once
+    assert mask_key(mask_key("phone:+15556234880")) == "phone:+1555•••4880"

@@ -72,7 +72,9 @@ def is_phone_key(key: str) -> bool:
 
 def mask_phone(number: str) -> str:
     """`+15551234567` -> `+1555•••4567`: at most four digits shown at each end, at least three hidden;
-    anything that isn't E.164 is hidden whole."""
+    anything that isn't E.164 is hidden whole; what is masked already stays as it is."""
+    if MASK in number:
+        return number
     if not E164.fullmatch(number):
         return MASK
     digits = number[1:]
