@@ -21,6 +21,7 @@ from bridge.domain.inbound import signed_url
 from bridge.domain.outcomes import Happening, Outcome, stale_mapping_removed
 from bridge.domain.parking import Undelivered
 from bridge.observability import logger
+from bridge.sources.cards import content_for
 from bridge.sources.profiles import Ignored
 from bridge.sources.signatures import Verifier, VerifierFactory, verifier_for
 
@@ -52,6 +53,9 @@ class EventResult:
     detail: str | None = None
     replayed: bool = False
     also: tuple[Happening, ...] = ()
+    # What the Content left out (JSON pointers, never values): the log line's, not the sender's.
+    redacted: tuple[str, ...] = ()
+    truncated: bool = False
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"status": str(self.outcome)}
@@ -79,10 +83,16 @@ class EventResult:
 
     def fields(self) -> dict[str, Any]:
         """The log line's fields."""
-        return {**{name: getattr(self, name) for name in _BODY_FIELDS}, "replayed": self.replayed}
+        logged = {**{name: getattr(self, name) for name in _BODY_FIELDS}, "replayed": self.replayed}
+        if self.redacted:
+            logged["redacted"] = list(self.redacted)
+        if self.truncated:
+            logged["truncated"] = True
+        return logged
 
 
-_BODY_FIELDS = tuple(f.name for f in fields(EventResult) if f.name not in ("outcome", "replayed", "also"))
+_NOT_IN_BODY = ("outcome", "replayed", "also", "redacted", "truncated")
+_BODY_FIELDS = tuple(f.name for f in fields(EventResult) if f.name not in _NOT_IN_BODY)
 
 
 @dataclass(frozen=True)
@@ -162,7 +172,8 @@ class Ingest:
         if dedupe_id is not None:
             event = replace(event, dedupe_id=dedupe_id)
         logger.set_correlation_id(event.key)
-        content = event.checked_content(self._max_content_bytes)
+        card = content_for(event, self._max_content_bytes)
+        content = card.text
         hold = self._parking.hold_for(event, profile) if self._parking else 0
 
         call = self._lookahead.submit(self._registry.active_call, event.to)
@@ -178,7 +189,7 @@ class Ingest:
 
         answer, replayed = self._idempotency.run(event.key, event.body, deliver, deadline)
         if delivered and not replayed:
-            return delivered[0]
+            return replace(delivered[0], redacted=card.redacted, truncated=card.truncated)
         return EventResult.from_body(answer, replayed=replayed)
 
     def _latest_start(self, stated: float | None, seen: Future[float] | None, hold: int) -> Callable[[], float]:
