@@ -253,7 +253,7 @@ def content(envelope: Mapping[str, Any], card: Card, redaction: Redaction, max_b
             found.append("/url")  # a link with a secret in it is no link to show
     shown: list[dict[str, str]] = []
     for label, value in card.fields:
-        if len(shown) == MAX_FIELDS or not value.strip():
+        if len(shown) == MAX_FIELDS or not value.strip() or not label.strip():
             continue
         masked = redaction.apply(value, f"/fields/{len(shown)}/value", found)
         shown.append({"label": _clip(label, MAX_LABEL), "value": _clip(masked, MAX_VALUE)})
