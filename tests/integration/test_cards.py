@@ -19,7 +19,8 @@ import pytest
 from content_contract import check_content
 from helpers import Bridge, body_key, ledger_entry, new_event_body, new_id, rfc3339
 
-from bridge import observability
+from bridge import bootstrap, observability
+from bridge.settings import LedgerSettings
 from local.senders import (
     github_headers,
     hubspot_headers,
@@ -223,11 +224,10 @@ def test_redaction_is_logged_and_recorded_in_the_ledger_never_the_value(
 
     # When it is delivered
     lines = log_lines(monkeypatch)
-    delivered(
-        bridge.post_event(
-            new_event_body(key, type="crm.note", data={**data, "card": "4242 4242 4242 4242"}), event_id=event_id
-        )
-    )
+    body = new_event_body(key, type="crm.note", data={**data, "card": "4242 4242 4242 4242"})
+    reply = bridge.post_event(body, event_id=event_id)
+    delivered(reply)
+    assert "redacted" not in reply.json()  # the sender's answer is unchanged: the log line has it
 
     # Then the call never sees them, and the log line names where they were
     [message] = bridge.messages_for(event_id)
@@ -247,3 +247,8 @@ def test_redaction_is_logged_and_recorded_in_the_ledger_never_the_value(
     assert entry is not None
     assert entry["redacted"] == [{"S": "/data/password"}]  # the item's list, as DynamoDB holds it
     assert "hunter2" not in json.dumps(entry)
+    # and the operators' CLI reads it back as the pointers
+    table = bootstrap.ledger(LedgerSettings("LedgerTable"), client=bridge.stack.client("dynamodb"))
+    recorded = table.get(stale_id)
+    assert recorded is not None
+    assert recorded.redacted == ("/data/password",)
