@@ -197,7 +197,9 @@ def test_long_texts_are_cut_with_an_ellipsis_and_fields_are_at_most_twelve() -> 
     assert {len(f["value"]) for f in document["fields"]} == {cards.MAX_VALUE}
 
 
-@pytest.mark.parametrize("url", ["javascript:alert(1)", "ftp://example.com/x", "//example.com", "https://a b"])
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(1)", "ftp://example.com/x", "//example.com", "https://a b", 'https://a"b', "https://é.fr"]
+)
 def test_only_http_urls_are_kept(url: str) -> None:
     assert "url" not in render(Card("t", url=url))
 
@@ -271,14 +273,15 @@ _json = st.recursive(
 @given(
     title=st.text(min_size=1, max_size=400),
     summary=st.none() | st.text(max_size=900),
+    url=st.none() | st.builds("https://{}".format, st.text(max_size=60)),
     fields=st.lists(st.tuples(st.text(min_size=1, max_size=80), st.text(max_size=500)), max_size=15),
     data=st.dictionaries(st.text(max_size=40), _json, max_size=12),
     limit=st.integers(min_value=1_500, max_value=10_240),
 )
 def test_any_named_card_fits_the_limit_and_keeps_the_contract(
-    title: str, summary: str | None, fields: list[tuple[str, str]], data: dict[str, Any], limit: int
+    title: str, summary: str | None, url: str | None, fields: list[tuple[str, str]], data: dict[str, Any], limit: int
 ) -> None:
-    content = cards.content(ENVELOPE, Card(title, summary, None, tuple(fields), data), SHIPPED, limit, fit=True)
+    content = cards.content(ENVELOPE, Card(title, summary, url, tuple(fields), data), SHIPPED, limit, fit=True)
     assert len(content.text.encode("utf-8")) <= limit
     document = check_content(content.text)
     assert document["title"].strip()

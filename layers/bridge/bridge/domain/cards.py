@@ -31,7 +31,8 @@ REDACTED = "[redacted]"
 _CARD_CANDIDATE = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SEPARATORS = re.compile(r"[-\s.]+")
-_HTTP_URL = re.compile(r"https?://[^\s]+", re.IGNORECASE)
+# An absolute http(s) URL of RFC 3986's characters only: what the app may safely link to.
+_HTTP_URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+", re.IGNORECASE)
 # ISO 4217 minor units that differ from two (Stripe's zero- and three-decimal currencies).
 _ZERO_DECIMAL = frozenset(
     [
