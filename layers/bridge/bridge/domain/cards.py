@@ -250,7 +250,7 @@ def content(envelope: Mapping[str, Any], card: Card, redaction: Redaction, max_b
     document: dict[str, Any] = {"version": CONTENT_VERSION, **envelope}
     title = _clip(redaction.apply(card.title, "/title", found), MAX_TITLE)
     document["title"] = title or str(envelope.get("type") or "Event")
-    if card.summary:
+    if card.summary and card.summary.strip():
         document["summary"] = _clip(redaction.apply(card.summary, "/summary", found), MAX_SUMMARY)
     url = card.url
     if url and _HTTP_URL.fullmatch(url) and len(url) <= MAX_URL:
