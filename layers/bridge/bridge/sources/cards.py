@@ -26,6 +26,7 @@ from jmespath.exceptions import JMESPathError
 from bridge.domain import cards
 from bridge.domain.errors import BridgeError, ConfigurationError
 from bridge.domain.events import DEFAULT_SOURCE
+from bridge.domain.limits import parse_limited_json
 from bridge.sources.schemas import schema_errors, strict_validator
 
 if TYPE_CHECKING:
@@ -72,8 +73,6 @@ class _Functions(functions.Functions):  # type: ignore[misc]
         # a string in it is under 1 MiB; its depth is checked here before parsing.
         if not isinstance(value, str):
             return None
-        from bridge.domain.limits import parse_limited_json
-
         try:
             return parse_limited_json(value.encode("utf-8"))
         except BridgeError:
