@@ -16,7 +16,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help run test test-fuzz test-faults test-local lint typecheck unit integration template-lint docs docs-serve invoke build bench clean
+.PHONY: help run test test-agent test-fuzz test-faults test-local lint typecheck unit integration template-lint docs docs-cards docs-serve invoke build bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,8 +51,12 @@ RUN_FLAGS = --host $(HOST) $(if $(PORT),--port $(PORT)) $(if $(AWS_PORT),--aws-p
 run: $(VENV)/.installed ## Run the whole bridge locally (moto, Twilio emulator, HTTP front on :3000) and deliver a demo event
 	$(BIN)/python -m local.demo $(strip $(RUN_FLAGS))
 
-test: lint typecheck template-lint docs ## Lint, type-check, lint the template, build the docs, then run every test
+test: lint typecheck template-lint docs test-agent ## Lint, type-check, lint the template, build the docs, then run every test
 	$(BIN)/python -m pytest
+
+# Node's built-in test runner: agent/cards.js, the card renderer an agent's app imports, has no dependencies.
+test-agent: ## The card renderer's tests (node --test agent/; needs Node 20+)
+	node --test agent/
 
 unit: $(VENV)/.installed ## Unit tests only
 	$(BIN)/python -m pytest tests/unit
@@ -102,6 +106,10 @@ template-lint: $(TOOLS)/.installed $(TOOLS)/.checkov
 # Material 9.7+ prints a banner about MkDocs 2.0 on every build; the variable keeps it out of make test's output.
 docs: $(VENV)/.installed ## Build the docs site (mkdocs build --strict) into site/
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# Each source's card, rendered from tests/fixtures/ with the shipped cards.json; a unit test fails when it is stale.
+docs-cards: $(VENV)/.installed ## Write docs/figures/cards.md: each provider's payload beside its card
+	$(BIN)/python tests/tools/cards_figure.py
 
 docs-serve: $(VENV)/.installed ## Serve the docs site with live reload on 127.0.0.1:8000
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve

@@ -33,11 +33,15 @@ def stack() -> Iterator[LocalStack]:
 
 @pytest.fixture
 def bridge(stack: LocalStack) -> Iterator[Bridge]:
+    from content_contract import content_errors
     from helpers import Bridge
 
     stack.emulator.reset()
     yield Bridge(stack)
     stack.emulator.clear_faults()
+    # Every Content the test made the bridge post keeps the contract the agent's app is written to.
+    broken = [(m["content"], errors) for m in stack.emulator.messages() if (errors := content_errors(m["content"]))]
+    assert not broken, f"{len(broken)} UDM Content(s) break content.schema.json: {broken[0]}"
 
 
 @pytest.fixture

@@ -54,9 +54,11 @@ def test_signed_event_for_a_live_call_is_delivered_as_a_user_defined_message(bri
     assert message["call_sid"] == call_sid
     assert message["sid"] == result["message_sid"]
     assert json.loads(message["content"]) == {
+        "version": 1,
         "id": event_id,
         "type": body["type"],
         "timestamp": body["timestamp"],
+        "title": body["type"],  # the envelope names no title of its own
         "data": body["data"],
     }
 

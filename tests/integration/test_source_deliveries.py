@@ -59,16 +59,20 @@ def test_github_delivery_reaches_the_senders_call(bridge: Bridge) -> None:
     assert reply.json()["call_sid"] == call_sid
     [message] = bridge.messages_for(body_key("github", raw))
     content = json.loads(message["content"])
-    assert content == {
-        "id": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
-        "type": "pull_request",
-        "source": "github",
-        "data": {
-            "action": "opened",
-            "repository": "octo-org/octo-repo",
-            "sender": name,
-            "url": "https://github.com/octo-org/octo-repo/pull/1347",
-        },
+    assert (content["version"], content["id"], content["type"], content["source"]) == (
+        1,
+        "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+        "pull_request",
+        "github",
+    )
+    assert content["title"] == "#1347 Fix the retry budget"
+    assert content["url"] == "https://github.com/octo-org/octo-repo/pull/1347"
+    assert {key: content["data"][key] for key in ("action", "repository", "sender", "url", "number")} == {
+        "action": "opened",
+        "repository": "octo-org/octo-repo",
+        "sender": name,
+        "url": "https://github.com/octo-org/octo-repo/pull/1347",
+        "number": 1347,
     }
     assert "timestamp" not in content  # GitHub sends none
 

@@ -75,7 +75,11 @@ def test_readme_links_into_the_docs() -> None:
 
 @pytest.mark.parametrize(
     ("page", "fragment"),
-    [("performance.md", "docs/figures/bench.md"), ("delivery.md", "docs/figures/faults.md")],
+    [
+        ("performance.md", "docs/figures/bench.md"),
+        ("delivery.md", "docs/figures/faults.md"),
+        ("cards.md", "docs/figures/cards.md"),
+    ],
 )
 def test_measured_figures_are_included_not_typed(page: str, fragment: str) -> None:
     text = (DOCS / page).read_text(encoding="utf-8")
@@ -88,3 +92,10 @@ def test_measured_figures_are_included_not_typed(page: str, fragment: str) -> No
             if re.match(r"(FAULT SUITE|FORWARD FAULTS):", line)
         ]
         assert not typed, f"{path.relative_to(ROOT)} types a totals line by hand: {typed[0]}"
+
+
+def test_the_cards_figure_is_what_make_docs_cards_writes() -> None:
+    # Each source's card beside its payload: rendered from tests/fixtures/ and the shipped cards.json.
+    from tools.cards_figure import FIGURE, figure
+
+    assert FIGURE.read_text(encoding="utf-8") == figure(), "docs/figures/cards.md is stale: run make docs-cards"

@@ -9,6 +9,7 @@ import pytest
 from bridge.domain.errors import ContentTooLarge, MalformedBody, SchemaViolation
 from bridge.domain.events import Event
 from bridge.domain.limits import parse_limited_json as parse_json
+from bridge.sources.cards import content_for
 from bridge.sources.profiles import default_profile
 
 
@@ -47,11 +48,13 @@ def test_valid_envelope_becomes_an_event() -> None:
 
 def test_content_is_compact_json_with_the_event_id_and_without_the_recipient() -> None:
     event = parse_event("evt_1", envelope(data={"note": "café"}))
-    content = event.content()
+    content = content_for(event, 10_240).text
     assert json.loads(content) == {
+        "version": 1,
         "id": "evt_1",
         "type": "helpdesk.ticket.opened",
         "timestamp": "2026-11-28T09:30:00+01:00",
+        "title": "helpdesk.ticket.opened",
         "data": {"note": "café"},
     }
     assert " " not in content.replace("helpdesk", "")
@@ -112,18 +115,18 @@ def test_parse_json_refuses_non_json_constants_and_bad_utf8() -> None:
 
 def test_content_at_the_limit_passes_and_one_byte_more_is_413() -> None:
     event = parse_event("e", envelope())
-    size = len(event.content().encode())
-    assert event.checked_content(size) == event.content()
+    size = len(content_for(event, 10_240).text.encode())
+    assert content_for(event, size).text == content_for(event, 10_240).text
     with pytest.raises(ContentTooLarge) as raised:
-        event.checked_content(size - 1)
+        content_for(event, size - 1)
     assert raised.value.extensions == {"size": size, "limit": size - 1}
 
 
 def test_size_counts_utf8_bytes_not_characters() -> None:
     event = parse_event("e", envelope(data={"t": "€" * 100}))
-    characters = len(event.content())
+    characters = len(content_for(event, 10_240).text)
     with pytest.raises(ContentTooLarge):
-        event.checked_content(characters)
+        content_for(event, characters)
 
 
 def test_every_shipped_schema_is_a_valid_draft_2020_12_schema() -> None:

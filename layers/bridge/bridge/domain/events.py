@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
-
-from bridge.domain.errors import ContentTooLarge
 
 # The built-in source: Standard Webhooks carrying the bridge's own envelope, at /events.
 DEFAULT_SOURCE = "default"
@@ -44,26 +41,6 @@ class Event:
     def key(self) -> str:
         """Idempotency key here and at Twilio: scoped by source, so two sources never collide."""
         return event_key(self.source, self.dedupe_id or self.id)
-
-    def content(self) -> str:
-        """The UDM Content: compact JSON the Voice SDK hands to the app as is."""
-        content: dict[str, Any] = {"id": self.id, "type": self.type}
-        if self.named_source is not None:
-            content["source"] = self.named_source
-        if self.timestamp is not None:
-            content["timestamp"] = self.timestamp
-        content["data"] = self.data
-        return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
-
-    def checked_content(self, max_bytes: int) -> str:
-        """The Content, within Twilio's size limit for a User Defined Message."""
-        content = self.content()
-        size = len(content.encode("utf-8"))
-        if size > max_bytes:
-            raise ContentTooLarge(
-                f"The message content is {size} bytes; the limit is {max_bytes}.", size=size, limit=max_bytes
-            )
-        return content
 
 
 def event_key(source: str, event_id: str) -> str:

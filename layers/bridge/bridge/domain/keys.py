@@ -35,7 +35,8 @@ def recipient_key(raw: str) -> str:
 def recipient_keys(value: Any) -> tuple[str, ...]:
     """An event's recipients, as a profile's `to` found them: one key or a list (nulls and
     duplicates dropped, order kept). A `phone:` key is normalised to E.164 (senders' phone fields
-    are free-form); one that holds no number concerns no one's call and is dropped; any other key must be a valid key. Raises ValueError naming the problem."""
+    are free-form); one that holds no number concerns no one's call and is dropped; any other key
+    must be a valid key. Raises ValueError naming the problem."""
     found = value if isinstance(value, list) else [value]
     keys: list[str] = []
     for candidate in found:

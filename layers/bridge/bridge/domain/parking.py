@@ -7,6 +7,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bridge.domain.cards import redacted_in
 from bridge.domain.outcomes import Happening, Outcome
 
 PARKED = "parked"
@@ -34,6 +35,11 @@ class LedgerEntry:
     # The key the event's deliveries use, when the entry's own key is not it: an event with several
     # recipients has an entry per recipient, `<event key>#<recipient>`.
     delivery_key: str | None = None
+    redacted: tuple[str, ...] | None = None  # JSON pointers of what the Content left out, never values
+
+    def __post_init__(self) -> None:
+        if isinstance(self.redacted, list):  # as the table gives it back
+            object.__setattr__(self, "redacted", tuple(self.redacted))
 
     @property
     def event_delivery_key(self) -> str:
@@ -78,7 +84,13 @@ class Undelivered:
             failed_at=time.time() if now is None else now,
             detail=detail,
             twilio_code=twilio_code,
+            redacted=self.redacted or None,
         )
+
+    @property
+    def redacted(self) -> tuple[str, ...]:
+        """What the Content says was redacted: every way into the ledger records it, values never."""
+        return redacted_in(self.content)
 
 
 @dataclass(frozen=True)

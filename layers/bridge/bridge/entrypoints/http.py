@@ -29,12 +29,14 @@ def ingest_app() -> APIGatewayHttpResolver:
     """The resolver of POST /events and POST /events/{source}; `/events` is the `default` source."""
     from bridge.bootstrap import ingest
     from bridge.domain.events import DEFAULT_SOURCE
+    from bridge.sources.cards import load_cards
     from bridge.sources.profiles import load_profiles
 
     app = _resolver()
 
-    # Fail at init, not on the first event, when the shipped source profiles are invalid.
+    # Fail at init, not on the first event, when the shipped source profiles or card specs are invalid.
     load_profiles()
+    load_cards()
 
     @app.post("/events")
     @app.post("/events/<source>")

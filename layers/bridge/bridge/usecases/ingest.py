@@ -31,12 +31,14 @@ from bridge.domain.inbound import signed_url
 from bridge.domain.outcomes import Happening, Outcome, stale_mapping_removed
 from bridge.domain.parking import NO_CALL, THROTTLED, Undelivered
 from bridge.observability import logger
+from bridge.sources.cards import content_for
 from bridge.sources.profiles import COMPLIANCE, Ignored, canonical_json
 from bridge.sources.signatures import Verifier, VerifierFactory, verifier_for
 from bridge.usecases.ingest_results import BatchResult, Delivery, EventResult, Refused, Unsettled
 
 if TYPE_CHECKING:
     from bridge.domain.calls import CallEntry
+    from bridge.domain.cards import Content
     from bridge.domain.events import Event
     from bridge.domain.inbound import HttpRequest
     from bridge.domain.retry import Deadline
@@ -83,12 +85,16 @@ class _Plan:
     and the latest a call may have started and still receive it."""
 
     event: Event
-    content: str
+    card: Content
     hold: int
     fanout: str
     lookups: Mapping[str, Future[list[tuple[str, CallEntry]]]]
     latest_start: Callable[[], float]
     reject_no_call: bool
+
+    @property
+    def content(self) -> str:
+        return self.card.text
 
 
 class Ingest:
@@ -192,7 +198,7 @@ class Ingest:
         return _ignored(ignored)
 
     def _plan(self, profile: Profile, event: Event) -> _Plan:
-        content = event.checked_content(self._max_content_bytes)
+        card = content_for(event, self._max_content_bytes)
         lookups = {key: self._lookahead.submit(self._registry.live_calls, key) for key in event.recipients}
         stated = event_time(event.timestamp)
         first_seen = self._freshness.first_seen
@@ -200,7 +206,7 @@ class Ingest:
         hold = self._parking.hold_for(event, profile) if self._parking else 0
         return _Plan(
             event,
-            content,
+            card,
             hold,
             profile.fanout,
             lookups,
@@ -248,7 +254,7 @@ class Ingest:
             refused.happened.extend(also)
             raise refused
         result = EventResult.of(deliveries, event.id, event.named_source)
-        return replace(result, also=tuple(also))
+        return replace(result, also=tuple(also), redacted=plan.card.redacted, truncated=plan.card.truncated)
 
     def _to_call(
         self,

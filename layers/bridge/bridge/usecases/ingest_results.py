@@ -47,6 +47,9 @@ class EventResult:
     deliveries: tuple[Delivery, ...] = ()  # one per recipient call, when the event has several
     replayed: bool = False
     also: tuple[Happening, ...] = ()
+    # What the Content left out (JSON pointers, never values): the log line's, not the sender's.
+    redacted: tuple[str, ...] = ()
+    truncated: bool = False
 
     @classmethod
     def of(cls, deliveries: list[Delivery], event_id: str, source: str | None) -> EventResult:
@@ -109,6 +112,10 @@ class EventResult:
         found = {name: getattr(self, name) for name in _BODY_FIELDS}
         if self.deliveries:
             found["deliveries"] = [delivery.body() for delivery in self.deliveries]
+        if self.redacted:
+            found["redacted"] = list(self.redacted)
+        if self.truncated:
+            found["truncated"] = True
         return {**found, "replayed": self.replayed}
 
 
