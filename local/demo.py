@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 import requests
@@ -43,6 +44,7 @@ def _ports(args: argparse.Namespace) -> dict[str, int]:
         ("moto", args.aws_port, 5005),
         ("Twilio emulator", args.twilio_port, 4010),
         ("CRM receiver", args.forward_port, 4020),
+        ("console", args.console_port, 4030),
     ):
         chosen[name] = asked if asked is not None else available(args.host, default)
         if asked is None and chosen[name] == 0:
@@ -89,9 +91,10 @@ def answer_from_the_call(stack: LocalStack, call_sid: str) -> bool:
     return any(d.verified is not None and d.status < 300 for d in stack.receiver.for_message(sent["sid"]))
 
 
-def _event(kind: str, to: str, data: dict[str, object]) -> str:
+def _event(kind: str, to: str, data: dict[str, object], **card: str) -> str:
+    """An envelope; `card` may name its card's title and summary."""
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    return json.dumps({"type": kind, "timestamp": now, "to": to, "data": data})
+    return json.dumps({"type": kind, "timestamp": now, "to": to, "data": data, **card})
 
 
 def _code(reply: requests.Response) -> str:
@@ -108,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--forward-port", type=int, help="webhook receiver port of the demo CRM (default 4020, or free)"
     )
+    parser.add_argument("--console-port", type=int, help="the console's port (default 4030, or a free one)")
     parser.add_argument(
         "--host",
         default="127.0.0.1",
@@ -115,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--verbose", action="store_true", help="show the functions' logs and metrics")
     parser.add_argument("--no-serve", action="store_true", help="exit after the demo instead of serving")
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=state.STATE_FILE,
+        help="where to record the endpoints while serving (default .run/stack.json, which other commands read)",
+    )
     args = parser.parse_args(argv)
     _quiet(args.verbose)
 
@@ -125,13 +135,17 @@ def main(argv: list[str] | None = None) -> int:
         emulator_port=ports["Twilio emulator"],
         front_port=ports["HTTP front"],
         receiver_port=ports["CRM receiver"],
+        console_port=ports["console"],
     )
     stack.receiver.printer = lambda line: say(f"    CRM: {line}")
     stack.start()
     stack.apply_environment()
     assert stack.front is not None
+    assert stack.console is not None
     front = stack.front.base_url
     account = stack.credentials.account
+    # The console is on loopback whatever --host says: it shows everything the stack holds.
+    say(f"console: {stack.console.url}  (live calls, each agent's cards, events, the ledger; local only)")
 
     step(1, f"moto server (DynamoDB, Secrets Manager, SQS) at {stack.aws_endpoint}")
     say(f"    tables from template.yaml: {', '.join(stack.template.tables())}")
@@ -158,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         "crm.customer.identified",
         DEMO_KEY,
         {"customer_id": "cus_042", "name": "Ada Lovelace", "tier": "gold", "open_tickets": 2},
+        title="Ada Lovelace is on the line",
+        summary="Gold customer cus_042 with 2 open tickets.",
     )
     headers = stack.sign(body, event_id=f"evt_demo_{uuid.uuid4().hex[:12]}")
     step(5, f"a CRM sends a signed event (webhook-id {headers['webhook-id']}) to POST /events")
@@ -206,12 +222,27 @@ def main(argv: list[str] | None = None) -> int:
     stack.emulator.answer(second["child"])
     live = requests.get(f"{front}/calls/{DEMO_KEY}", timeout=30)
     say(f"    SDK leg {second['child']}: GET /calls/{DEMO_KEY} -> {live.status_code}")
-    on_call = live.status_code == 200 and live.json()["call_sid"] == second["child"]
+    # The CRM identifies the new caller too: her agent panel in the console shows its card.
+    welcome = _event(
+        "crm.customer.identified",
+        DEMO_KEY,
+        {"customer_id": "cus_077", "name": "Grace Hopper", "tier": "platinum", "open_tickets": 0},
+        title="Grace Hopper is on the line",
+        summary="Platinum customer cus_077, no open tickets.",
+    )
+    shown = requests.post(f"{front}/events", data=welcome.encode(), headers=stack.sign(welcome), timeout=30)
+    say(f"    the CRM's event for the new caller -> {shown.status_code} {_code(shown)}")
+    on_call = (
+        live.status_code == 200
+        and live.json()["call_sid"] == second["child"]
+        and shown.status_code == 200
+        and shown.json().get("call_sid") == second["child"]
+    )
 
     ok = registered and delivered and reached and answered and cleared and on_call
     say(
         "\nDEMO OK: the call registered itself, the events for the agent and for the caller's number reached it,"
-        " the agent's answer reached the CRM, its end cleared it, and a new call is live."
+        " the agent's answer reached the CRM, its end cleared it, and a new call is live with the CRM's card."
         if ok
         else f"\nDEMO FAILED: see {LOG_FILE.relative_to(ROOT)} (or run with --verbose)."
     )
@@ -222,20 +253,23 @@ def main(argv: list[str] | None = None) -> int:
     # Clients on this machine reach a stack listening on every address through loopback.
     here = {"front": front, "aws": stack.aws_endpoint, "twilio": stack.emulator.base_url, "forward": stack.receiver.url}
     here = {name: url.replace("://0.0.0.0:", "://127.0.0.1:") for name, url in here.items()}
-    state.write(state.Endpoints(**here, pid=os.getpid()))
+    state.write(state.Endpoints(**here, pid=os.getpid(), console=stack.console.url), args.state_file)
     try:
-        _serve(stack, front, callback)
+        _serve(stack, front, callback, args.state_file)
     finally:
-        state.remove(os.getpid())
+        state.remove(os.getpid(), args.state_file)
         stack.stop()
     return 0
 
 
-def _serve(stack: LocalStack, front: str, callback: str) -> None:
+def _serve(stack: LocalStack, front: str, callback: str, state_file: Path) -> None:
     emulator = stack.emulator.base_url
+    where = state_file.relative_to(ROOT) if state_file.is_relative_to(ROOT) else state_file
+    console = stack.console.url if stack.console is not None else ""
     say(
         f"""
-Serving until Ctrl-C. Other commands find this stack through {state.STATE_FILE.relative_to(ROOT)}.
+Serving until Ctrl-C. Other commands find this stack through {where}.
+  Console:              {console}   (open it in a browser: calls, cards, events, ledger)
   Webhook secret (local, random per run): {stack.credentials.webhook_secret}
   Send your own event:  .venv/bin/python -m local.sign events/body-customer-identified.json --send
   Who is on a call:     .venv/bin/udm-bridge --local calls list

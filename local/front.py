@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +23,10 @@ from local.lambda_runtime import http_event, invoke, response_body
 from local.template import Function
 
 log = logging.getLogger("local.front")
+
+# Headers whose values prove or grant something: an observer sees them elided, never their values.
+_SECRET_HEADER = re.compile(r"signature|hmac|authorization|cookie|token|secret", re.IGNORECASE)
+ELIDED = "(elided)"
 
 # Methods answered like API Gateway: a route or a JSON 404 (any other method is too, by __getattr__).
 _METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT")
@@ -34,6 +41,30 @@ def request_headers(message: Message) -> dict[str, str]:
         key = name.lower()
         joined[key] = f"{joined[key]},{text}" if key in joined else text
     return joined
+
+
+def elided(headers: dict[str, str]) -> dict[str, str]:
+    """The headers with every signature, credential and cookie value replaced; timestamps stay."""
+    return {
+        name: ELIDED if _SECRET_HEADER.search(name) and not name.lower().endswith("-timestamp") else value
+        for name, value in headers.items()
+    }
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One request the front answered, as an observer (the console) sees it: secret headers elided."""
+
+    started: float  # epoch seconds
+    method: str
+    path: str  # with its query, as requested
+    function: str | None  # the template's logical ID, or None for a route the API doesn't have
+    headers: dict[str, str]
+    body: bytes
+    status: int
+    response_headers: dict[str, str]
+    response_body: bytes
+    duration_ms: float
 
 
 class _Server(ThreadingHTTPServer):
@@ -79,6 +110,8 @@ class HttpFront:
 
         self._server = _Server((host, port), Handler)
         self._thread: threading.Thread | None = None
+        # Told of each invocation after its answer went out: they see, and change nothing.
+        self.observers: list[Callable[[Invocation], None]] = []
 
     @property
     def base_url(self) -> str:
@@ -95,7 +128,7 @@ class HttpFront:
         self._server.server_close()
 
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
-        started = time.perf_counter()
+        started, at = time.perf_counter(), time.time()
         url = urlsplit(request.path)
         length_header = request.headers.get("Content-Length") or "0"
         if not (length_header.isascii() and length_header.isdigit() and len(length_header) <= 12):
@@ -104,6 +137,7 @@ class HttpFront:
         length = int(length_header)
         body = request.rfile.read(length) if length else b""
         headers = request_headers(request.headers)
+        received, answered_by = headers, None
         for route, function in self._routes:
             parameters = route.match(request.command, url.path)
             if parameters is None:
@@ -119,6 +153,7 @@ class HttpFront:
                 host=headers.get("host", ""),
                 source_ip=request.client_address[0],
             )
+            answered_by = function.logical_id
             response = invoke(function, event)
             status = int(response.get("statusCode", 200))
             headers = dict(response.get("headers") or {})
@@ -136,4 +171,20 @@ class HttpFront:
         request.end_headers()
         if request.command != "HEAD":
             request.wfile.write(payload)
-        log.info("%s %s -> %s (%.0f ms)", request.command, url.path, status, (time.perf_counter() - started) * 1000)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        log.info("%s %s -> %s (%.0f ms)", request.command, url.path, status, elapsed_ms)
+        if self.observers:
+            seen = Invocation(
+                at,
+                request.command,
+                request.path,
+                answered_by,
+                elided(received),
+                body,
+                status,
+                elided({name: str(value) for name, value in headers.items()}),
+                payload,
+                elapsed_ms,
+            )
+            for observer in self.observers:
+                observer(seen)

@@ -12,7 +12,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -27,6 +27,9 @@ from local.sqs import QueuePoller
 from local.streams import StreamPoller, TtlSweeper
 from local.twilio_emulator import Account, TwilioEmulator
 from local.webhook_receiver import WebhookReceiver
+
+if TYPE_CHECKING:
+    from local.console import Console
 
 TWILIO_SECRET_NAME = "udm-bridge/local/twilio"
 WEBHOOK_SECRET_NAME = "udm-bridge/local/webhook"
@@ -136,6 +139,7 @@ class LocalStack:
         front_port: int | None = None,
         streams: bool = True,
         receiver_port: int = 0,
+        console_port: int | None = None,
     ) -> None:
         self.host = host
         self._moto_port = moto_port
@@ -171,6 +175,8 @@ class LocalStack:
         self.receiver = WebhookReceiver(self.forward_secret, host=host, port=receiver_port)
         self.queue_urls: dict[str, str] = {}
         self.queue_pollers: list[QueuePoller] = []
+        self._console_port = console_port
+        self.console: Console | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -190,6 +196,10 @@ class LocalStack:
             self.front = HttpFront(self.functions, self.host, self._front_port).start()
         if self._streams:
             self.start_streams()
+        if self._console_port is not None:
+            from local.console import Console  # only make run's stack has one
+
+            self.console = Console(self, self._console_port).start()
         return self
 
     def start_streams(self) -> None:
@@ -223,6 +233,8 @@ class LocalStack:
             queue_poller.wait_idle(timeout)
 
     def stop(self) -> None:
+        if self.console is not None:
+            self.console.stop()
         for poller in self.pollers:
             poller.stop()
         for queue_poller in self.queue_pollers:

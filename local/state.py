@@ -31,6 +31,7 @@ class Endpoints:
     twilio: str = DEFAULT_TWILIO
     pid: int = 0
     forward: str = DEFAULT_FORWARD  # the demo CRM's webhook receiver: where call messages go
+    console: str = ""  # the console's page, on loopback
 
 
 def write(endpoints: Endpoints, path: Path | None = None) -> None:
@@ -72,6 +73,7 @@ def _read(path: Path) -> Endpoints | None:
             twilio=data["twilio"],
             pid=int(data["pid"]),
             forward=data.get("forward", DEFAULT_FORWARD),
+            console=data.get("console", ""),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -47,6 +47,8 @@ class WebhookReceiver:
         self._lock = threading.Lock()
         self._answers: deque[tuple[int, dict[str, str], float]] = deque()
         self.deliveries: list[Delivery] = []
+        # Told of each delivery once it is recorded (the console): they see, and change nothing.
+        self.observers: list[Callable[[Delivery], None]] = []
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -99,6 +101,11 @@ class WebhookReceiver:
             self._answers.clear()
             self.deliveries.clear()
 
+    def received(self) -> list[Delivery]:
+        """Every delivery so far, oldest first."""
+        with self._lock:
+            return list(self.deliveries)
+
     def for_message(self, message_sid: str) -> list[Delivery]:
         with self._lock:
             return [d for d in self.deliveries if d.headers.get("webhook-id") == message_sid]
@@ -112,8 +119,11 @@ class WebhookReceiver:
             status, extra, delay = self._answers.popleft() if self._answers else (204 if verified else 401, {}, 0.0)
         if delay:
             time.sleep(delay)
+        delivery = Delivery(headers, body, status, verified)
         with self._lock:
-            self.deliveries.append(Delivery(headers, body, status, verified))
+            self.deliveries.append(delivery)
+        for observer in self.observers:
+            observer(delivery)
         if self.printer is not None and verified is not None and status < 300:
             self.printer(f"verified webhook {headers.get('webhook-id')}: {json.dumps(verified)}")
         log.info("webhook %s -> %s (verified=%s)", headers.get("webhook-id"), status, verified is not None)
