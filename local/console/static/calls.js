@@ -58,7 +58,7 @@ function sendBox(call) {
   const form = el(
     'form',
     { class: 'send', 'aria-label': 'Send a message from this call' },
-    el('label', { for: id, text: 'Message from the agent’s app' }),
+    el('label', { for: id, text: "Message from the agent's app" }),
     el('p', { id: `${id}-hint`, class: 'hint', text: 'What call.sendMessage sends: JSON, or plain text. The bridge forwards it to the CRM.' }),
     area,
     el('div', { class: 'row' }, button, output),
@@ -111,7 +111,7 @@ function sentList(items) {
 
 function newPanel(call) {
   const titleId = idFor('call', call.call_sid);
-  const title = el('h3', { id: titleId });
+  const title = el('h3', { id: titleId, class: 'call__title' });
   const leg = el('p', { class: 'leg' });
   const cards = el('div', { class: 'cards', 'aria-live': 'polite' });
   const noCards = el('p', { class: 'empty', text: 'No message on this call yet.' });

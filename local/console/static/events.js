@@ -60,6 +60,7 @@ function entryNode(entry) {
     el('code', { class: 'path', text: entry.path }),
     ' ',
     el('span', { class: `badge badge--${tone(entry.outcome)}`, text: entry.outcome }),
+    entry.event_id ? el('code', { class: 'event-id', text: entry.event_id }) : null,
     entry.recipient ? el('span', { class: 'recipient', text: `→ ${entry.recipient}` }) : null,
     entry.why ? el('span', { class: 'why', text: entry.why }) : null,
     el('span', { class: 'status', text: `${entry.status} · ${entry.ms} ms` }),
