@@ -55,6 +55,9 @@ def test_demo_reaches_demo_ok_when_the_front_port_is_taken() -> None:
     assert "port 3000 is taken: the HTTP front takes a free one" in output
     assert "DEMO OK" in output
     assert "HTTP front at http://127.0.0.1:3000" not in output
+    # The console's page, on loopback, before the steps it shows
+    assert re.search(r"^console: http://127\.0\.0\.1:\d+/ ", output, re.MULTILINE), output
+    assert output.index("console: ") < output.index("[1] ")
     # The step keyed by the caller's number reached the agent's call, and ended with it; the number shows masked
     keyed = re.search(
         r"an event for (phone:\+1555•••\d{4}) to POST /events\n.*\n    -> 200 \{\"status\": \"delivered\"", output
