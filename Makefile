@@ -16,7 +16,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help run test test-agent test-fuzz test-faults test-local lint typecheck unit integration template-lint docs docs-cards docs-serve invoke build bench clean
+.PHONY: help run test test-agent test-browser test-fuzz test-faults test-local lint typecheck unit integration template-lint docs docs-cards docs-screenshots docs-serve invoke build bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,15 +40,17 @@ $(TOOLS)/.installed:
 	$(TOOLS)/bin/python -m pip install --quiet 'aws-sam-cli==1.170.0' 'cfn-lint==1.58.0'
 	@touch $@
 
-# Ports: 3000, 5005 and 4010 when free, else free ones (printed, and kept in .run/stack.json while
-# serving). PORT=, AWS_PORT=, TWILIO_PORT= insist on one; HOST=0.0.0.0 lets containers reach the stack.
+# Ports: 3000, 5005, 4010 and the console's 4030 when free, else free ones (printed, and kept in
+# .run/stack.json while serving). PORT=, AWS_PORT=, TWILIO_PORT=, CONSOLE_PORT= insist on one;
+# HOST=0.0.0.0 lets containers reach the stack (the console stays on 127.0.0.1).
 PORT ?=
 AWS_PORT ?=
 TWILIO_PORT ?=
+CONSOLE_PORT ?=
 HOST ?= 127.0.0.1
 RUN_FLAGS = --host $(HOST) $(if $(PORT),--port $(PORT)) $(if $(AWS_PORT),--aws-port $(AWS_PORT)) \
-	$(if $(TWILIO_PORT),--twilio-port $(TWILIO_PORT)) $(ARGS)
-run: $(VENV)/.installed ## Run the whole bridge locally (moto, Twilio emulator, HTTP front on :3000) and deliver a demo event
+	$(if $(TWILIO_PORT),--twilio-port $(TWILIO_PORT)) $(if $(CONSOLE_PORT),--console-port $(CONSOLE_PORT)) $(ARGS)
+run: $(VENV)/.installed ## Run the whole bridge locally (moto, Twilio emulator, HTTP front on :3000, console on :4030) and deliver a demo event
 	$(BIN)/python -m local.demo $(strip $(RUN_FLAGS))
 
 test: lint typecheck template-lint docs test-agent ## Lint, type-check, lint the template, build the docs, then run every test
@@ -57,6 +59,10 @@ test: lint typecheck template-lint docs test-agent ## Lint, type-check, lint the
 # Node's built-in test runner: agent/cards.js, the card renderer an agent's app imports, has no dependencies.
 test-agent: ## The card renderer's tests (node --test agent/; needs Node 20+)
 	node --test agent/
+
+# Headless Chromium (Debian's chromium package; .ci/run installs it) against make run's console.
+test-browser: $(VENV)/.installed ## The console's browser tests alone (make test runs them too)
+	$(BIN)/python -m pytest tests/browser -p no:logging
 
 unit: $(VENV)/.installed ## Unit tests only
 	$(BIN)/python -m pytest tests/unit
@@ -110,6 +116,10 @@ docs: $(VENV)/.installed ## Build the docs site (mkdocs build --strict) into sit
 # Each source's card, rendered from tests/fixtures/ with the shipped cards.json; a unit test fails when it is stale.
 docs-cards: $(VENV)/.installed ## Write docs/figures/cards.md: each provider's payload beside its card
 	$(BIN)/python tests/tools/cards_figure.py
+
+# The browser tests take the console's pictures when CONSOLE_SCREENSHOTS names a folder; make test doesn't.
+docs-screenshots: $(VENV)/.installed ## Write docs/figures/console.png and card-*.png with headless Chromium
+	CONSOLE_SCREENSHOTS=docs/figures $(BIN)/python -m pytest tests/browser -p no:logging -q
 
 docs-serve: $(VENV)/.installed ## Serve the docs site with live reload on 127.0.0.1:8000
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve

@@ -68,6 +68,15 @@ class Seen:
     csp: dict[str, str | None] = field(default_factory=dict)
 
 
+def stamp(chromium: str) -> None:
+    """The line docs/console.md shows under the pictures: which command took them, when, where."""
+    from bench import figures
+
+    line = figures.stamp("make docs-screenshots").replace("Measured", "Taken", 1)
+    line = line.replace(", on ", f" in Chromium {chromium} (headless), on ", 1)
+    figures.write(Path(str(SHOTS)) / "console-screenshots.md", line, "")
+
+
 def screenshot(target: Any, name: str) -> None:
     """Writes a picture for the docs when CONSOLE_SCREENSHOTS names a folder."""
     if SHOTS:

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from browsing import CHROMIUM, LOOPBACK, START_SECONDS, VIEWPORT, Seen, Served, closed_port
+from browsing import CHROMIUM, LOOPBACK, SHOTS, START_SECONDS, VIEWPORT, Seen, Served, closed_port, stamp
 
 from local.template import ROOT
 
@@ -90,6 +90,8 @@ def browser() -> Iterator[Any]:
             ],
         )
         yield launched
+        if SHOTS:
+            stamp(launched.version)
         launched.close()
 
 

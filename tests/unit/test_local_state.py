@@ -12,10 +12,17 @@ from local import state
 
 def test_a_running_stack_is_found_with_its_ports(tmp_path: Path) -> None:
     path = tmp_path / "stack.json"
-    written = state.Endpoints(front="http://127.0.0.1:3001", aws="http://127.0.0.1:5006", twilio="x", pid=os.getpid())
+    written = state.Endpoints(
+        front="http://127.0.0.1:3001",
+        aws="http://127.0.0.1:5006",
+        twilio="x",
+        pid=os.getpid(),
+        console="http://127.0.0.1:4031/",
+    )
     state.write(written, path)
     assert state.running(path) == written
     assert state.endpoints(path).front == "http://127.0.0.1:3001"
+    assert state.endpoints(path).console == "http://127.0.0.1:4031/"
 
 
 def test_a_file_left_by_a_stack_that_died_is_ignored(tmp_path: Path) -> None:
