@@ -149,12 +149,13 @@ def test_replaying_a_ledger_entry_delivers_it(page: Page, served: Served, tmp_pa
 
     row = page.locator("#ledger tr").filter(has_text=event_id)
     expect(row.locator(".badge")).to_have_text("stale", timeout=LIVE)
+    expect(row.locator(".replayed")).to_have_text("Not replayed yet.")
     row.get_by_role("button", name="Replay").click()
 
     call_sid = alice_call(served)
     expect(row.locator("output")).to_have_text(f"delivered to {call_sid}", timeout=LIVE)
     expect(alice.locator(".udm-card").first.locator(".udm-card__title")).to_have_text(title, timeout=LIVE)
-    expect(row).to_contain_text("replayed")
+    expect(row.locator(".replayed")).to_contain_text("Replayed ", timeout=LIVE)
     # Through the CLI's own replay: the original key and the call as IdempotencyKey, once
     messages = emulator(served, "GET", "/_emulator/messages")
     assert [m["call_sid"] for m in messages if m["idempotency_key"] == f"{event_id}@{call_sid}"] == [call_sid]
@@ -284,22 +285,52 @@ def test_every_request_the_console_makes_stays_on_this_machine(page: Page, serve
 
 
 def test_the_console_as_the_docs_show_it(page: Page, served: Served, tmp_path: Path) -> None:
-    """What docs/console.md's picture shows: alice's call and her cards, a stream of outcomes, the ledger."""
-    body = (FIXTURES / "github" / "ping.json").read_bytes()
-    headers = github_headers(body, local_secret(served.endpoints["aws"], "github"), event="ping")
-    requests.post(f"{served.front}/events/github", data=body, headers=headers, timeout=30)
-    old = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds").replace("+00:00", "Z")
-    stale = unique("evt_late")
-    local_sign(
-        served, envelope("identity:alice", "Yesterday's ticket", timestamp=old), tmp_path, "--keep-time", "--id", stale
+    """docs/console.md's picture: a new call with its cards, a message sent from it and verified by the
+    CRM, a replayed ledger entry, and events of every common outcome in the stream."""
+    placed = emulator(
+        served,
+        "POST",
+        "/_emulator/calls/inbound",
+        identity="carol",
+        status_callback=f"{served.front}/twilio/call-status",
     )
+    emulator(served, "POST", f"/_emulator/calls/{placed['child']}/answer")
+    carol = panel(page, "identity:carol")
+    expect(carol).to_have_count(1, timeout=LIVE)
+    expect(page.locator("article.call").first).to_have_attribute("data-call", placed["child"])  # newest first
+
+    # An event from before her call: stale, then replayed from the ledger
+    old = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    late = unique("evt_late")
+    yesterday = envelope(
+        "identity:carol", "Callback promised yesterday", timestamp=old, summary="Carol asked to be called back."
+    )
+    assert '"status": "stale"' in local_sign(served, yesterday, tmp_path, "--keep-time", "--id", late)
+    row = page.locator("#ledger tr").filter(has_text=late)
+    row.get_by_role("button", name="Replay").click()
+    expect(row.locator("output")).to_contain_text("delivered", timeout=LIVE)
+
+    # A card now, a GitHub ping and an event for someone not on a call
+    today = envelope("identity:carol", "Carol Shaw is on the line", summary="Platinum customer, 1 open ticket.")
+    today["data"] = {"customer_id": "cus_314", "name": "Carol Shaw", "tier": "platinum", "open_tickets": 1}
+    assert '"status": "delivered"' in local_sign(served, today, tmp_path)
+    ping = (FIXTURES / "github" / "ping.json").read_bytes()
+    headers = github_headers(ping, local_secret(served.endpoints["aws"], "github"), event="ping")
+    requests.post(f"{served.front}/events/github", data=ping, headers=headers, timeout=30)
     bob = unique("identity:bob")
     local_sign(served, envelope(bob, "For Bob"), tmp_path)
 
-    expect(panel(page, "identity:alice").locator(".udm-card").first).to_be_visible()
-    expect(page.locator("#ledger tr").filter(has_text=stale)).to_have_count(1, timeout=LIVE)
+    # Her answer, from the panel, to the CRM
+    carol.get_by_label("Message from the agent's app").fill('{"callback": "done"}')
+    carol.get_by_role("button", name="Send from this call").click()
+    expect(carol.locator(".forwarded--verified")).to_contain_text('"callback": "done"', timeout=LIVE)
+
+    expect(carol.locator(".udm-card__title")).to_have_text(["Carol Shaw is on the line", "Callback promised yesterday"])
     expect(event_entry(page, f"{bob} has no active call").locator(".badge")).to_have_text("no call", timeout=LIVE)
     outcomes = set(page.locator("#events .badge").all_inner_texts())
     assert {"delivered", "ignored", "stale", "no call"} <= outcomes, outcomes
-    page.locator("#events").evaluate("list => list.scrollTo(0, 0)")
+    expect(row.locator(".replayed")).to_contain_text("Replayed ", timeout=LIVE)
+    page.set_viewport_size({"width": 1400, "height": 1250})
+    page.evaluate("() => window.scrollTo(0, 0)")
     screenshot(page, "console.png")
+    emulator(served, "POST", f"/_emulator/calls/{placed['child']}/hangup")

@@ -23,7 +23,7 @@ export function clear(node) {
 export function time(epochSeconds, withDate = false) {
   const when = new Date(epochSeconds * 1000);
   const shown = withDate ? when.toLocaleString() : when.toLocaleTimeString();
-  return el('time', { datetime: when.toISOString(), text: shown });
+  return el('time', { datetime: when.toISOString(), title: when.toLocaleString(), text: shown });
 }
 
 export function pre(text, label) {

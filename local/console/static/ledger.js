@@ -37,24 +37,24 @@ function replayForm(entry) {
 
 function fill(cells, entry) {
   for (const cell of Object.values(cells)) clear(cell);
-  cells.failed.append(time(entry.failed_at, true));
+  cells.failed.append(time(entry.failed_at));
   cells.key.append(
     el('code', { text: entry.event_key }),
+    el('span', { class: 'recipient', text: `→ ${entry.recipient}` }),
     el('details', {}, el('summary', { text: 'Content' }), pre(entry.content, 'Content')),
   );
   cells.reason.append(el('span', { class: 'badge badge--warn', text: entry.reason }));
-  if (entry.detail) cells.reason.append(el('span', { class: 'why', text: entry.detail }));
-  cells.recipient.append(entry.recipient);
-  cells.attempts.append(String(entry.attempts));
+  const attempts = entry.attempts === 1 ? '1 attempt' : `${entry.attempts} attempts`;
+  cells.reason.append(el('span', { class: 'why', text: entry.detail ? `${entry.detail} (${attempts})` : attempts }));
   if (entry.replayed_at) {
-    cells.replayed.append('replayed ', time(entry.replayed_at), ' as ', el('code', { text: entry.replay_message_sid || '' }));
+    cells.replayed.append('Replayed ', time(entry.replayed_at), ' as ', el('code', { text: entry.replay_message_sid || '' }));
   } else {
-    cells.replayed.append('not yet');
+    cells.replayed.append('Not replayed yet.');
   }
 }
 
 function newTable(root) {
-  const headings = ['Failed', 'Event key', 'Reason', 'Recipient', 'Attempts', 'Replayed', 'Replay'];
+  const headings = ['Failed', 'Event and recipient', 'Reason', 'Replay'];
   const body = el('tbody');
   const node = el(
     'table',
@@ -89,13 +89,13 @@ export function showLedger(root, entries) {
     if (!found) {
       const cells = {
         failed: el('td'),
-        key: el('td'),
+        key: el('td', { class: 'key' }),
         reason: el('td'),
-        recipient: el('td', { class: 'key' }),
-        attempts: el('td'),
-        replayed: el('td'),
+        replayed: el('p', { class: 'replayed' }),
       };
-      const row = el('tr', { 'data-ref': entry.ref }, ...Object.values(cells), el('td', {}, replayForm(entry)));
+      const { replayed, ...shown } = cells;
+      const action = el('td', {}, replayed, replayForm(entry));
+      const row = el('tr', { 'data-ref': entry.ref }, ...Object.values(shown), action);
       found = { row, cells };
       rows.set(entry.ref, found);
     }
