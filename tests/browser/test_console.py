@@ -267,6 +267,29 @@ def test_a_hostile_event_renders_inert_in_the_stream_and_the_agent_panel(
     assert not seen.dialogs
 
 
+def test_the_console_works_from_the_keyboard_and_names_every_control(page: Page, served: Served) -> None:
+    # Every field has a label and every button a name
+    unnamed = page.locator("main textarea, main input, main button").evaluate_all(
+        "controls => controls.filter(c => !(c.labels && c.labels.length) && !c.textContent.trim()).length"
+    )
+    assert unnamed == 0
+    # An event opens from the keyboard...
+    first = page.locator("#events li").first
+    first.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(first.locator(".detail h4").first).to_have_text("Request headers")
+    # ...and a message goes from alice's panel with Tab and Enter only
+    note = unique("typed")
+    box = panel(page, "identity:alice").get_by_label("Message from the agent's app")
+    box.focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(json.dumps({"typed": note}))
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    served.said(note)
+    expect(panel(page, "identity:alice").locator("form.send output")).to_contain_text("Sent KX")
+
+
 def test_every_request_the_console_makes_stays_on_this_machine(page: Page, served: Served, seen: Seen) -> None:
     # Open what loads more: an event's detail, a card's Content
     page.locator("#events li summary").first.click()
