@@ -40,6 +40,8 @@ def kind_of(path: str) -> str:
 def readable(body: bytes, headers: dict[str, str]) -> tuple[str, bool]:
     """A body as text to show, phone numbers masked: a form as its fields (JSON), else UTF-8 text.
     Returns it and whether it was cut."""
+    if len(body) > MAX_BODY_CHARS:  # too long to lay out: its start, as sent
+        return mask_phones(body[:MAX_BODY_CHARS].decode("utf-8", errors="replace")), True
     text = body.decode("utf-8", errors="replace")
     if "application/x-www-form-urlencoded" in headers.get("content-type", ""):
         text = json.dumps(dict(parse_qsl(text, keep_blank_values=True)), indent=2, ensure_ascii=False)

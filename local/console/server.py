@@ -96,7 +96,12 @@ class Console:
         self._actions = threading.Lock()  # one replay at a time
         self._building = threading.Lock()  # the target is built once
         self._streams = threading.BoundedSemaphore(MAX_STREAMS)
-        self.watch = Watch({"calls": self._calls, "events": self.feed.summaries, "ledger": self._ledger})
+        self._open = 0  # streams open now
+        self._counting = threading.Lock()
+        self.watch = Watch(
+            {"calls": self._calls, "events": self.feed.summaries, "ledger": self._ledger},
+            wanted=lambda: self._open > 0,
+        )
         self.feed.on_change = self.watch.poke
         self._files = {f"/static/{path.name}": path for path in STATIC.iterdir() if path.suffix in _TYPES}
         self._files.update({"/agent/cards.js": AGENT / "cards.js", "/agent/cards.css": AGENT / "cards.css"})
@@ -333,7 +338,10 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
         def _stream(self) -> None:
             if not console._streams.acquire(blocking=False):
                 raise Problem(503, "Too many open consoles.", {"Retry-After": "5"})
+            with console._counting:
+                console._open += 1
             try:
+                console.watch.rebuild()  # nothing was rebuilt while no page was open
                 self.close_connection = True
                 self.send_response(200)
                 for name, value in SECURITY_HEADERS.items():
@@ -349,6 +357,8 @@ def _handler(console: Console) -> type[BaseHTTPRequestHandler]:
                     self.wfile.write("".join(chunks or [": still here\n\n"]).encode("utf-8"))
                     self.wfile.flush()
             finally:
+                with console._counting:
+                    console._open -= 1
                 console._streams.release()
 
         def _json(self, status: int, value: Any) -> None:

@@ -1,8 +1,8 @@
 """The console's live state: each topic's latest JSON and a version that moves when it changes.
 
 A thread rebuilds every topic when an observer pokes it (the front answered, the receiver got a
-webhook) and once a second otherwise (a stream's flush, a TTL expiry); the page's event streams
-wait on it. What a topic holds is bounded by its builder."""
+webhook) and once a second otherwise (a stream's flush, a TTL expiry), while a page is open to see
+it; the page's event streams wait on it. What a topic holds is bounded by its builder."""
 
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ _SETTLE_SECONDS = 0.05
 
 
 class Watch:
-    def __init__(self, builders: dict[str, Callable[[], Any]], interval: float = 1.0) -> None:
+    def __init__(
+        self, builders: dict[str, Callable[[], Any]], interval: float = 1.0, wanted: Callable[[], bool] = lambda: True
+    ) -> None:
         self._builders = builders
+        self._wanted = wanted  # no page open: nothing to rebuild for (moto is left alone)
         self._interval = interval
         self._changed = threading.Condition()
         self._texts: dict[str, str] = {}
@@ -80,4 +83,5 @@ class Watch:
                 return
             self._stopping.wait(_SETTLE_SECONDS)
             self._poked.clear()
-            self.rebuild()
+            if self._wanted():
+                self.rebuild()
