@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bridge.domain.keys import internal_key
 from bridge.domain.outcomes import Outcome
 from bridge.domain.parking import LedgerEntry, Undelivered
 
@@ -23,8 +24,9 @@ WEBHOOK_TYPE = "call.message"
 MESSAGE_SID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Far above a message's 10 KB Content, far below SQS's message size limit.
 MAX_MESSAGE_BYTES = 64 * 1024
-# The registry's second item per Call SID, for the Call SID -> key lookup: "#call:<CallSid>".
-OWNER_PREFIX = "#call:"
+# The registry's second item per Call SID, for the Call SID -> key lookup: "#call:<CallSid>", a
+# name no recipient key can take.
+OWNER_PREFIX = internal_key("call:")
 
 
 def subscription_key(call_sid: str) -> str:
