@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from bridge.domain.call_message import Claim
 from bridge.domain.calls import ActiveCall, CallEntry, CallState, Change, SentMessage
 from bridge.domain.errors import CallMismatch, CallNotFound, InvalidTwilioSignature
 from bridge.domain.parking import CLAIMED, PARKED, LedgerEntry, ParkedEvent
@@ -271,10 +272,45 @@ class FakeCallOwners:
 
 
 @dataclass
+class FakeMessageClaims:
+    """The MessageClaims: each Sid's state, token and lease, on a clock tests move."""
+
+    clock: Callable[[], float] = time.time
+    claims: dict[str, tuple[Claim, str, float]] = field(default_factory=dict)
+    fail_marking: Exception | None = None
+
+    def claim(self, sid: str, token: str, lease_until: float) -> Claim:
+        held = self.claims.get(sid)
+        if held is not None and held[0] is Claim.QUEUED:
+            return Claim.QUEUED
+        if held is not None and held[2] >= self.clock():
+            return Claim.BUSY
+        self.claims[sid] = (Claim.CLAIMED, token, lease_until)
+        return Claim.CLAIMED
+
+    def queued(self, sid: str, token: str) -> None:
+        if self.fail_marking is not None:
+            raise self.fail_marking
+        held = self.claims.get(sid)
+        if held is not None and held[1] == token:
+            self.claims[sid] = (Claim.QUEUED, token, held[2])
+
+    def release(self, sid: str, token: str) -> None:
+        held = self.claims.get(sid)
+        if held is not None and held[0] is Claim.CLAIMED and held[1] == token:
+            del self.claims[sid]
+
+
+@dataclass
 class FakeQueue:
+    """The CallMessageQueue; each exception in `failures` fails one enqueue."""
+
     bodies: list[str] = field(default_factory=list)
+    failures: list[Exception] = field(default_factory=list)
 
     def enqueue(self, body: str) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
         self.bodies.append(body)
 
 
@@ -318,5 +354,6 @@ if TYPE_CHECKING:
     _subscriber: ports.Subscriber = ScriptedSubscriber()
     _owners: ports.CallOwners = FakeCallOwners()
     _queue: ports.CallMessageQueue = FakeQueue()
+    _claims: ports.MessageClaims = FakeMessageClaims()
     _webhooks: ports.WebhookSender = ScriptedWebhookSender()
     _signatures: ports.TwilioSignatures = FakeTwilioSignatures()

@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from bridge.domain.keys import internal_key
@@ -27,6 +28,20 @@ MAX_MESSAGE_BYTES = 64 * 1024
 # The registry's second item per Call SID, for the Call SID -> key lookup: "#call:<CallSid>", a
 # name no recipient key can take.
 OWNER_PREFIX = internal_key("call:")
+
+
+# The fields of a callback the bridge reads, each of which Twilio sends once; without the first
+# three there is nothing to forward, and a field given twice would let its order decide.
+REQUIRED_FIELDS = ("CallSid", "Sid", "Content")
+READ_FIELDS = (*REQUIRED_FIELDS, "ContentType", "SequenceNumber")
+
+
+class Claim(StrEnum):
+    """What claiming a message's Sid found: each Sid is queued once, however often it arrives."""
+
+    CLAIMED = "claimed"  # this invocation queues it
+    QUEUED = "queued"  # an earlier arrival queued it: this one is a replay
+    BUSY = "busy"  # another invocation is queueing it right now
 
 
 def subscription_key(call_sid: str) -> str:
