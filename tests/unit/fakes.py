@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bridge.domain.call_message import Claim
 from bridge.domain.calls import ActiveCall, CallEntry, CallState, Change, SentMessage
 from bridge.domain.errors import CallMismatch, CallNotFound, InvalidTwilioSignature
-from bridge.domain.parking import CLAIMED, PARKED, LedgerEntry, ParkedEvent
+from bridge.domain.parking import CLAIMED, PARKED, LedgerEntry, MalformedEntry, ParkedEvent
 from bridge.domain.retry import Deadline
 
 if TYPE_CHECKING:
@@ -173,12 +173,14 @@ class FakeLedger:
     def record(self, entry: LedgerEntry) -> None:
         self.entries[entry.event_key] = entry
 
-    def get(self, event_key: str) -> LedgerEntry | None:
+    def get(self, event_key: str) -> LedgerEntry | MalformedEntry | None:
         return self.entries.get(event_key)
 
-    def failed_since(self, since: float, *, include_replayed: bool = False) -> list[LedgerEntry]:
+    def failed_since(
+        self, since: float, *, include_replayed: bool = False
+    ) -> tuple[list[LedgerEntry], list[MalformedEntry]]:
         found = [e for e in self.entries.values() if e.failed_at >= since]
-        return [e for e in found if include_replayed or e.replayed_at is None]
+        return [e for e in found if include_replayed or e.replayed_at is None], []
 
     def mark_replayed(self, event_key: str, message_sid: str) -> None:
         self.entries[event_key] = replace(

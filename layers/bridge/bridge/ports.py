@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from bridge.domain.calls import ActiveCall, CallEntry, Change, SentMessage
     from bridge.domain.events import Event
     from bridge.domain.inbound import FormParams
-    from bridge.domain.parking import LedgerEntry, ParkedEvent
+    from bridge.domain.parking import LedgerEntry, MalformedEntry, ParkedEvent
     from bridge.domain.retry import Deadline
 
 
@@ -61,9 +61,13 @@ class Ledger(Protocol):
 
     def record(self, entry: LedgerEntry) -> None: ...
 
-    def get(self, event_key: str) -> LedgerEntry | None: ...
+    def get(self, event_key: str) -> LedgerEntry | MalformedEntry | None: ...
 
-    def failed_since(self, since: float, *, include_replayed: bool = False) -> list[LedgerEntry]: ...
+    def failed_since(
+        self, since: float, *, include_replayed: bool = False
+    ) -> tuple[list[LedgerEntry], list[MalformedEntry]]:
+        """The entries that failed since then, and apart, the items there that are not entries."""
+        ...
 
     def mark_replayed(self, event_key: str, message_sid: str) -> None: ...
 
