@@ -301,9 +301,11 @@ class _Reader:
 
 @dataclass(frozen=True)
 class MessagesSettings(EnvSettings):
-    """POST /twilio/messages: verify with the auth token, look the call's key up, queue the message."""
+    """POST /twilio/messages: verify with the auth token, look the call's key up, claim the message's
+    Sid (in the idempotency table), queue the message."""
 
     registry: RegistrySettings
+    idempotency: IdempotencySettings
     twilio: TwilioAccount
     messages_queue_url: str = field(metadata=_var("MESSAGES_QUEUE_URL"))
     public: PublicUrl

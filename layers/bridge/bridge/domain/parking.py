@@ -4,7 +4,7 @@ without delivery."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from bridge.domain.cards import redacted_in
@@ -47,6 +47,30 @@ class LedgerEntry:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def problems(self) -> list[str]:
+        """Each field whose value is not of its declared kind: an item another version (or a hand)
+        wrote; empty for every entry the bridge makes."""
+        found = []
+        for declared in fields(self):
+            kind, _, optional = str(declared.type).partition(" | ")
+            value = getattr(self, declared.name)
+            if value is None and optional:
+                continue
+            if isinstance(value, bool) or not isinstance(value, _KINDS[kind]):
+                found.append(f"{declared.name} is not {'a number' if kind != 'str' else 'text'}")
+        return found
+
+
+_KINDS: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float)}
+
+
+@dataclass(frozen=True)
+class MalformedEntry:
+    """A ledger item that is not an entry: listed apart, so that it hides none of the others."""
+
+    event_key: str
+    problem: str
 
 
 @dataclass(frozen=True)

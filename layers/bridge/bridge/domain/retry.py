@@ -1,5 +1,5 @@
-"""The retry budget: bounded attempts, exponential backoff with full jitter, Retry-After honoured,
-and never past the Lambda's deadline minus a reserve for the answer.
+"""The retry budget: bounded attempts, exponential backoff with full jitter, Retry-After honoured
+(up to the budget), and never past the Lambda's deadline minus a reserve for the answer.
 
 Only failures the caller marks as transient are retried; the caller keeps the idempotency key
 fixed across attempts so a retry can never become a second message.
@@ -112,6 +112,7 @@ def run_with_retries[T](
     rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
     last: Transient | None = None
     made = 0
+    last_chance = False
     for number in range(1, policy.max_attempts + 1):
         timeout = min(policy.attempt_timeout, deadline.left())
         if timeout < policy.min_attempt:
@@ -121,12 +122,17 @@ def run_with_retries[T](
             return attempt(timeout)
         except Transient as failure:
             last = failure
-        if number == policy.max_attempts:
+        if number == policy.max_attempts or last_chance:
             break
-        pause = policy.delay(number, last.retry_after, rng)
-        if pause + policy.min_attempt > deadline.left():
-            # Waiting as asked would leave no time for the next attempt.
+        wanted = policy.delay(number, last.retry_after, rng)
+        allowed = deadline.left() - policy.min_attempt
+        if allowed < 0:
+            # Not even an attempt's minimum is left.
             break
+        # A wait longer than the budget (Retry-After: 100000) is cut to it: one last attempt, as
+        # late as the budget allows, rather than none.
+        last_chance = wanted > allowed
+        pause = min(wanted, allowed)
         if on_retry is not None:
             on_retry(number, last, pause)
         sleep(pause)

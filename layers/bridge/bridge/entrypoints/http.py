@@ -137,8 +137,8 @@ def messages_app() -> APIGatewayHttpResolver:
 
     @app.post("/twilio/messages")
     def message() -> Response[str]:
-        request = _request(app)
-        received = call_message_in().handle(request)
+        request, deadline = _request(app), _deadline(app)
+        received = call_message_in().handle(request, deadline)
         record(
             received.outcome,
             reason=received.reason,

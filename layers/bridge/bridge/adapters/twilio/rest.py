@@ -20,12 +20,21 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from bridge.adapters.twilio.credentials import TwilioCredentials
-from bridge.domain.errors import CallNotActive, TwilioCredentialsRejected, TwilioRejected
+from bridge.domain.errors import CallNotActive, ConfigurationError, TwilioCredentialsRejected, TwilioRejected
 from bridge.domain.retry import Transient, retry_after_seconds
 
 TWILIO_API = "https://api.twilio.com"
 # Twilio's answers that mean "this call cannot take messages any more".
 _CALL_GONE_CODES = {20404, 21220}
+# The request itself is wrong (the API URL, a header), not the network: no retry can fix it.
+_UNSENDABLE = (
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.URLRequired,
+    requests.exceptions.InvalidJSONError,
+)
 
 
 def http_client(timeout: float) -> TwilioHttpClient:
@@ -70,6 +79,8 @@ class TwilioCalls:
             response = client.request("POST", uri, data=dict(data), timeout=timeout)
         except requests.Timeout:
             raise Transient("twilio timeout") from None
+        except _UNSENDABLE as error:
+            raise ConfigurationError(f"the request to Twilio could not be made ({type(error).__name__})") from None
         except requests.RequestException as error:
             # Includes a connection dropped after Twilio accepted: the retry reuses the idempotency key.
             raise Transient(f"twilio connection failed: {type(error).__name__}") from None
