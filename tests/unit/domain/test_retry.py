@@ -184,3 +184,13 @@ def test_retry_after_as_an_http_date_is_the_seconds_until_then() -> None:
     now = 1_793_172_480.0  # Wed, 28 Oct 2026 07:28:00 GMT
     assert retry_after_seconds("Wed, 28 Oct 2026 07:28:30 GMT", now=lambda: now) == 30.0
     assert retry_after_seconds("Wed, 28 Oct 2026 07:27:00 GMT", now=lambda: now) == 0.0
+
+
+def test_a_policy_that_does_not_wait_past_its_budget_stops_at_once_on_a_long_retry_after() -> None:
+    clock = Clock(5_000)
+    policy = RetryPolicy(max_attempts=3, attempt_timeout=1.0, wait_past_budget=False)
+    attempt, _ = failing(clock, [Transient("429", retry_after=60)] * 3)
+    with pytest.raises(BudgetExhausted) as raised:
+        run_with_retries(attempt, policy, Deadline(clock.remaining, reserve=1.0), sleep=clock.sleep)
+    assert raised.value.attempts == 1
+    assert clock.sleeps == []

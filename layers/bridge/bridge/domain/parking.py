@@ -58,11 +58,19 @@ class LedgerEntry:
             if value is None and optional:
                 continue
             if isinstance(value, bool) or not isinstance(value, _KINDS[kind]):
-                found.append(f"{declared.name} is not {'a number' if kind != 'str' else 'text'}")
+                what = {"str": "text", "tuple[str, ...]": "a list"}.get(kind, "a number")
+                found.append(f"{declared.name} is not {what}")
+            elif kind == "tuple[str, ...]" and not all(isinstance(item, str) for item in value):
+                found.append(f"{declared.name} is not a list of text")
         return found
 
 
-_KINDS: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float)}
+_KINDS: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "tuple[str, ...]": (tuple,),
+}
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,10 @@ class RetryPolicy:
     max_delay: float = 2.0
     # An attempt shorter than this cannot succeed against a real API; don't start it.
     min_attempt: float = 0.3
+    # A Retry-After longer than the budget: wait what the budget allows for one last attempt (the
+    # forwarder: nobody waits on it), or stop at once (a delivery: its event is parked instead of
+    # holding a sender's request open).
+    wait_past_budget: bool = True
 
     def delay(self, failed_attempts: int, retry_after: float | None, rng: random.Random) -> float:
         ceiling = min(self.max_delay, self.base_delay * (2 ** (failed_attempts - 1)))
@@ -126,8 +130,8 @@ def run_with_retries[T](
             break
         wanted = policy.delay(number, last.retry_after, rng)
         allowed = deadline.left() - policy.min_attempt
-        if allowed < 0:
-            # Not even an attempt's minimum is left.
+        if allowed < 0 or (wanted > allowed and not policy.wait_past_budget):
+            # Not even an attempt's minimum is left, or the server asks for more than there is.
             break
         # A wait longer than the budget (Retry-After: 100000) is cut to it: one last attempt, as
         # late as the budget allows, rather than none.
