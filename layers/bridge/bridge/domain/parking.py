@@ -60,7 +60,7 @@ class LedgerEntry:
             if isinstance(value, bool) or not isinstance(value, _KINDS[kind]):
                 what = {"str": "text", "tuple[str, ...]": "a list"}.get(kind, "a number")
                 found.append(f"{declared.name} is not {what}")
-            elif kind == "tuple[str, ...]" and not all(isinstance(item, str) for item in value):
+            elif isinstance(value, tuple) and not all(isinstance(item, str) for item in value):
                 found.append(f"{declared.name} is not a list of text")
         return found
 
