@@ -10,8 +10,9 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import boto3
@@ -20,7 +21,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from local import template
 from local.front import HttpFront
-from local.lambda_runtime import invoke
+from local.lambda_runtime import RUNTIME, invoke
 from local.senders import new_webhook_secret
 from local.senders import standard_webhooks_headers as sign
 from local.sqs import QueuePoller
@@ -58,6 +59,10 @@ def aws_environment(endpoint: str) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_EC2_METADATA_DISABLED": "true",
     }
+
+
+# An event source mapping retries a throttled batch until a container is free: it waits.
+_mapping_invoke = partial(invoke, wait=True)
 
 
 class _KeepAliveHandler(MotoRequestHandler):
@@ -136,8 +141,14 @@ class LocalStack:
         front_port: int | None = None,
         streams: bool = True,
         receiver_port: int = 0,
+        concurrency: int | None = None,
+        function_concurrency: Mapping[str, int] | None = None,
     ) -> None:
         self.host = host
+        # Functions without ReservedConcurrentExecutions get `concurrency` (default: Lambda's account
+        # quota, 1,000); `function_concurrency` overrides any function's, by logical ID.
+        self._concurrency = concurrency
+        self._function_concurrency = dict(function_concurrency or {})
         self._moto_port = moto_port
         self._emulator_port = emulator_port
         self._front_port = front_port
@@ -176,6 +187,7 @@ class LocalStack:
     def start(self) -> LocalStack:
         # moto's server logs one access line per request through werkzeug.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        RUNTIME.configure(self._concurrency, self._function_concurrency)
         self._moto = MotoServer(self.host, self._moto_port)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
@@ -209,7 +221,7 @@ class LocalStack:
                     table=self.table_name(source.table),
                     streams_client=self.client("dynamodbstreams"),
                     dynamodb_client=self.client("dynamodb"),
-                    invoke=invoke,
+                    invoke=_mapping_invoke,
                     sweeper=self.sweeper,
                 )
                 self.pollers.append(poller.start())
@@ -299,7 +311,7 @@ class LocalStack:
                     queue_url=self.queue_urls[source.queue],
                     queue_arn=self.queue_arn(source.queue),
                     client=self.client("sqs"),
-                    invoke=invoke,
+                    invoke=_mapping_invoke,
                 )
                 self.queue_pollers.append(poller.start())
 
@@ -359,6 +371,10 @@ class LocalStack:
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
         return invoke(self.functions[logical_id], event)
+
+    def concurrency(self) -> dict[str, dict[str, int]]:
+        """Each invoked function's limit, peak concurrency, invocations, throttles and containers."""
+        return {name: stats.as_dict() for name, stats in RUNTIME.concurrency().items()}
 
     # -- senders -------------------------------------------------------------------------------
 
