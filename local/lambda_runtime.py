@@ -87,8 +87,9 @@ class Concurrency:
     invocations: int = 0
     throttled: int = 0
     containers: int = 0  # each one a cold start
+    busy_seconds: float = 0.0  # invocations' durations added up: what Lambda bills, before rounding
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, float]:
         return asdict(self)
 
 
@@ -121,10 +122,11 @@ class Containers:
 
     def invoke(self, event: dict[str, Any], context: Any, *, wait: bool = False) -> dict[str, Any]:
         handler = self._acquire(wait)
+        started = time.perf_counter()
         try:
             return handler(event, context)
         finally:
-            self._release(handler)
+            self._release(handler, time.perf_counter() - started)
 
     def reset_counters(self) -> None:
         """Counts afresh from now: the peak restarts from the invocations running."""
@@ -152,9 +154,10 @@ class Containers:
                 self._free.notify()
             raise
 
-    def _release(self, handler: Handler) -> None:
+    def _release(self, handler: Handler, seconds: float) -> None:
         with self._free:
             self._busy -= 1
+            self.stats.busy_seconds += seconds
             self._idle.append(handler)
             self._free.notify()
 
@@ -191,10 +194,12 @@ class Runtime:
         context = LocalContext(function.logical_id, function.memory, function.timeout)
         pool = self.containers(function)
         _install_service_names()
-        token = _service.set(service_name(function))
+        _isolate_routers()
+        token, routed = _service.set(service_name(function)), _router_state.set({})
         try:
             return pool.invoke(event, context, wait=wait)
         finally:
+            _router_state.reset(routed)
             _service.reset(token)
 
     def concurrency(self) -> dict[str, Concurrency]:
@@ -278,7 +283,95 @@ def _install_service_names() -> None:
         if not _installed_on:
             logger.addFilter(_InvokedService())
             metrics.service = _InvokedServiceDimension(metrics.service)
+            _one_metrics_change_at_a_time(metrics.provider)
             _installed_on.append(logger)
+
+
+# The metrics being gathered are one set per process too: concurrent invocations add to it while one
+# of them serialises and clears it, which can fail mid-way ("dictionary changed size", or "Must contain
+# at least one metric" once another cleared it) and turn an answered event into a 502. Their metrics
+# still mix in the local stack's logs; each change to the set, and each flush, is made whole.
+_METRICS_CHANGES = (
+    "add_metric",
+    "add_dimension",
+    "add_dimensions",
+    "add_metadata",
+    "serialize_metric_set",
+    "flush_metrics",
+    "clear_metrics",
+    "set_default_dimensions",
+)
+
+
+def _one_metrics_change_at_a_time(provider: Any) -> None:
+    lock = threading.RLock()
+
+    def locked(method: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+
+        return call
+
+    for name in _METRICS_CHANGES:
+        setattr(provider, name, locked(getattr(provider, name)))
+
+
+# -- one resolver state per invocation -------------------------------------------------------------
+# Powertools keeps the event being resolved, and its Lambda context, on the BaseRouter class
+# (`BaseRouter.current_event = ...` in every resolve): one per process, which in Lambda is one per
+# container. Here a function's containers share the process, so a concurrent invocation would replace
+# the event another is still reading (its body from one request, its headers from the next). Both
+# attributes become the invocation's own: a ContextVar each invocation sets afresh, read and written
+# through a property for instances and one on BaseRouter's metaclass for the class itself.
+
+_router_state: ContextVar[dict[str, Any] | None] = ContextVar("local_router_state", default=None)
+_outside_invocations: dict[str, Any] = {}  # code that resolves without the runtime (a unit test)
+_ROUTER_ATTRIBUTES = ("current_event", "lambda_context")
+
+
+def _router_values() -> dict[str, Any]:
+    state = _router_state.get()
+    return _outside_invocations if state is None else state
+
+
+def _router_attribute(name: str) -> property:
+    def get(_: object) -> Any:
+        try:
+            return _router_values()[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def set_(_: object, value: Any) -> None:
+        _router_values()[name] = value
+
+    return property(get, set_)
+
+
+def _isolate_routers() -> None:
+    """Once: BaseRouter's current event and context become per invocation."""
+    if _routers_isolated:
+        return
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+    with _installed:
+        if _routers_isolated:
+            return
+        for name in _ROUTER_ATTRIBUTES:
+            if name in BaseRouter.__dict__:
+                _outside_invocations[name] = BaseRouter.__dict__[name]
+            type.__setattr__(BaseRouter, name, _router_attribute(name))  # what instances read and write
+        metaclass = type(BaseRouter)
+        per_invocation = type(
+            f"PerInvocation{metaclass.__name__}",
+            (metaclass,),
+            {name: _router_attribute(name) for name in _ROUTER_ATTRIBUTES},  # `BaseRouter.x = ...` itself
+        )
+        setattr(BaseRouter, "__class__", per_invocation)  # noqa: B010 - mypy forbids the plain assignment
+        _routers_isolated.append(BaseRouter)
+
+
+_routers_isolated: list[type] = []
 
 
 def http_event(

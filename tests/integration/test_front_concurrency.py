@@ -104,6 +104,51 @@ def test_two_slow_invocations_run_at_once_in_containers_of_their_own(serve: Serv
     assert (stats.peak, stats.containers, stats.invocations, stats.throttled) == (2, 2, 3, 0)
 
 
+# A Powertools resolver whose route reads the event being resolved, waits, and reads it again.
+RESOLVER_HANDLER = """
+import time
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+app = APIGatewayHttpResolver()
+
+
+@app.post("/slow")
+def slow():
+    before = app.current_event.json_body["n"]
+    time.sleep(0.5)
+    return {"before": before, "after": app.current_event.json_body["n"], "request": app.lambda_context.aws_request_id}
+
+
+def lambda_handler(event, context):
+    return app.resolve(event, context)
+"""
+
+
+def test_each_invocation_resolves_its_own_event_though_powertools_keeps_it_on_a_class(tmp_path: Path) -> None:
+    # Given a function resolved by Powertools, whose current event lives on the BaseRouter class
+    (tmp_path / "app.py").write_text(RESOLVER_HANDLER)
+    function = Function(
+        logical_id=f"Resolver{uuid.uuid4().hex[:8]}Function",
+        code_uri=tmp_path,
+        handler="app.lambda_handler",
+        timeout=10,
+        memory=128,
+        environment={},
+        routes=[Route("POST", "/slow", None)],
+    )
+    front = HttpFront({function.logical_id: function}, port=0).start()
+    try:
+        # When four requests are resolved at once, each waiting between two reads of its event
+        replies = post_together(front.base_url, [{"n": n} for n in range(4)])
+    finally:
+        front.stop()
+
+    # Then each read its own event both times, with a context of its own
+    answers = [reply.json() for reply in replies]
+    assert [(answer["before"], answer["after"]) for answer in answers] == [(n, n) for n in range(4)]
+    assert len({answer["request"] for answer in answers}) == 4
+
+
 def test_a_request_beyond_the_limit_gets_api_gateways_500(serve: Serve) -> None:
     # Given a function with a reserved concurrency of one
     url, function = serve(1)
