@@ -27,6 +27,7 @@ from bench.burst.options import (
     CALIBRATION,
     CAPACITY_FIGURES,
     QUICK_CALIBRATION,
+    WARM_UP,
     docs_decision,
     parse_args,
 )
@@ -186,11 +187,15 @@ def _calibrate(args: Any, world: Any) -> dict[str, Any]:
     from local.lambda_runtime import RUNTIME
 
     count, seconds = QUICK_CALIBRATION if args.quick else CALIBRATION
-    trickle = plan(count, seconds, args.calls, no_one=0.0, duplicates=0.0, seed=args.seed + 1)
+    delays = retry_delays(args.retry_compression, args.sender_attempts)
     world.emulator.set_udm_latency(REFERENCE_TWILIO_MS)
+    # Unmeasured: the first events build what each container builds once (clients, the use case).
+    _send(args, world, plan(*WARM_UP, args.calls, no_one=0.0, duplicates=0.0, seed=args.seed + 2), delays)
+    world.drain(30)
+    trickle = plan(count, seconds, args.calls, no_one=0.0, duplicates=0.0, seed=args.seed + 1)
     RUNTIME.reset_counters()
     operations0 = world.moto.operations()
-    _, attempts = _send(args, world, trickle, retry_delays(args.retry_compression, args.sender_attempts))
+    _, attempts = _send(args, world, trickle, delays)
     world.drain(30)
     operations1 = world.moto.operations()
     functions = world.stack.concurrency()

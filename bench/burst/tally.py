@@ -103,10 +103,11 @@ def tally(burst: Burst) -> dict[str, Any]:
     per_call: Counter[tuple[int, str]] = Counter()
     foreign = misdelivered = 0
     for message in burst.messages:
-        index = index_of.get(message_event_id(message) or "")
-        if index is None:
+        found = index_of.get(message_event_id(message) or "")
+        if found is None:
             foreign += 1
             continue
+        index = found
         per_call[(index, message["call_sid"])] += 1
         if message["call_sid"] != burst.calls.get(plan[index].get("recipient") or ""):
             misdelivered += 1
@@ -117,9 +118,9 @@ def tally(burst: Burst) -> dict[str, Any]:
 
     ledgered: dict[int, str] = {}
     for entry in burst.ledger:
-        index = index_of.get(str(entry.get("event_id", "")))
-        if index is not None:
-            ledgered.setdefault(index, str(entry.get("reason", "?")))
+        entry_index = index_of.get(str(entry.get("event_id", "")))
+        if entry_index is not None:
+            ledgered.setdefault(entry_index, str(entry.get("reason", "?")))
     still_parked = {index_of[p["event_id"]] for p in burst.parked if p.get("event_id") in index_of}
 
     accepted = set(accepted_at)

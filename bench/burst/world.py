@@ -144,10 +144,9 @@ class World:
     def settle(self, timeout: float) -> bool:
         """Until the stream and queue pollers have caught up; False if they had not within `timeout`."""
         deadline = time.monotonic() + timeout
-        for poller in [*self.stack.pollers, *self.stack.queue_pollers]:
-            if not poller.wait_idle(max(0.1, deadline - time.monotonic())):
-                return False
-        return True
+        waits = [poller.wait_idle for poller in self.stack.pollers]
+        waits += [poller.wait_idle for poller in self.stack.queue_pollers]
+        return all(wait(max(0.1, deadline - time.monotonic())) for wait in waits)
 
     def drain(self, timeout: float, poll: float = 1.0) -> float:
         """Until nothing is parked and the pollers are idle, or `timeout`; returns the seconds it took."""
