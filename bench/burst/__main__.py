@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     console, log_path = sys.stdout, args.results / f"burst-{stamp}.log"
     with log_path.open("w", encoding="utf-8") as handler_log:
         logging.basicConfig(stream=handler_log, level=logging.INFO, force=True)
+        logging.captureWarnings(True)  # Powertools warns per invocation (a dimension added twice)
         sys.stdout = handler_log
         try:
             result = measure(args, started, wall0)
