@@ -228,6 +228,6 @@ def test_concurrent_events_through_the_real_ingest_each_get_their_own_answer(sta
     assert [reply.status_code for reply in replies] == [200] * len(ids)
     assert [reply.json()["event_id"] for reply in replies] == ids
     ingest = RUNTIME.concurrency()["IngestFunction"]
-    assert ingest.peak >= 2
-    assert ingest.containers >= 2
+    assert ingest.peak >= 2  # a container runs one invocation at a time: two or more of them
+    assert ingest.throttled == 0
     assert ingest.limit == 50  # the template's IngestReservedConcurrency default
