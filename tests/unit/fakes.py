@@ -112,7 +112,9 @@ class FakeParkedStore:
         self._clock = clock
         self._arrivals = 0
 
-    def park(self, event: Event, content: str, hold_seconds: int, *, recipient: str, cause: str) -> ParkedEvent:
+    def park(
+        self, event: Event, content: str, hold_seconds: int, *, recipient: str, cause: str, not_before: float = 0.0
+    ) -> ParkedEvent:
         now = self._clock()
         self._arrivals += 1
         parked = ParkedEvent(
@@ -126,6 +128,7 @@ class FakeParkedStore:
             expires_at=int(now) + hold_seconds,
             cause=cause,
             shared=len(event.recipients) > 1,
+            not_before=not_before,
         )
         self.events.setdefault(recipient, []).append(parked)
         return parked

@@ -45,8 +45,11 @@ class CallRegistry(Protocol):
 class ParkedStore(Protocol):
     """Events waiting for their recipient's call, in arrival order, each claimed before it is posted."""
 
-    def park(self, event: Event, content: str, hold_seconds: int, *, recipient: str, cause: str) -> ParkedEvent:
-        """Parks the event for one of its recipients; `cause` says why (no call yet, or throttled)."""
+    def park(
+        self, event: Event, content: str, hold_seconds: int, *, recipient: str, cause: str, not_before: float = 0.0
+    ) -> ParkedEvent:
+        """Parks the event for one of its recipients; `cause` says why (no call yet, or throttled), and
+        `not_before` when it may be tried again (Twilio's Retry-After)."""
         ...
 
     def pending(self, recipient: str) -> list[ParkedEvent]: ...

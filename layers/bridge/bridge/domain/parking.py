@@ -140,6 +140,7 @@ class ParkedEvent:
     attempts: int = 0
     cause: str = NO_CALL
     shared: bool = False  # the event has other recipients, each parked on its own
+    not_before: float = 0.0  # Twilio's Retry-After, when it throttled: no attempt before then
 
     def undelivered(self) -> Undelivered:
         return Undelivered(

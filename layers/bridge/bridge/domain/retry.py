@@ -17,12 +17,14 @@ from email.utils import parsedate_to_datetime
 
 
 class Transient(Exception):
-    """A failure worth another attempt; `retry_after` is the server's hint in seconds."""
+    """A failure worth another attempt; `retry_after` is the server's hint in seconds, and `throttled`
+    says the server is asking for less traffic (429) rather than failing."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, *, throttled: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.throttled = throttled
 
 
 class BudgetExhausted(Exception):
@@ -50,6 +52,9 @@ class RetryPolicy:
     # forwarder: nobody waits on it), or stop at once (a delivery: its event is parked instead of
     # holding a sender's request open).
     wait_past_budget: bool = True
+    # Throttling ends the attempts at once: the caller has somewhere better to wait (ingest parks
+    # the event for the flusher rather than hold a sender's request, and a Lambda, through a burst).
+    stop_when_throttled: bool = False
 
     def delay(self, failed_attempts: int, retry_after: float | None, rng: random.Random) -> float:
         ceiling = min(self.max_delay, self.base_delay * (2 ** (failed_attempts - 1)))
@@ -126,7 +131,7 @@ def run_with_retries[T](
             return attempt(timeout)
         except Transient as failure:
             last = failure
-        if number == policy.max_attempts or last_chance:
+        if number == policy.max_attempts or last_chance or (last.throttled and policy.stop_when_throttled):
             break
         wanted = policy.delay(number, last.retry_after, rng)
         allowed = deadline.left() - policy.min_attempt

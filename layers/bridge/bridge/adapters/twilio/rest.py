@@ -133,7 +133,7 @@ def _classify(error: TwilioException, call_sid: str, retry_after: float | None) 
     code = getattr(error, "code", None)
     twilio_code = code if isinstance(code, int) else None
     if status == 429 or (isinstance(status, int) and status >= 500):
-        return Transient(f"twilio answered {status}", retry_after=retry_after)
+        return Transient(f"twilio answered {status}", retry_after=retry_after, throttled=status == 429)
     if status in (401, 403):
         return TwilioCredentialsRejected(
             "Twilio rejected the bridge's credentials.", twilio_code=twilio_code, twilio_status=status
