@@ -16,7 +16,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help run test test-agent test-browser test-fuzz test-faults test-local lint typecheck unit integration template-lint docs docs-cards docs-screenshots docs-serve invoke build bench clean
+.PHONY: help run test test-agent test-browser test-fuzz test-faults test-local lint typecheck unit integration template-lint docs docs-cards docs-screenshots docs-serve invoke build bench bench-burst clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -137,6 +137,12 @@ build: $(TOOLS)/.installed ## sam build (no container; needs python3.13 on PATH)
 # docs/figures/bench.md (ARGS=--no-docs keeps it). ARGS=--quick for a smoke run.
 bench: $(VENV)/.installed ## Benchmark cold start, warm latency, I/O and cost against a minimal baseline
 	$(BIN)/python -m bench $(ARGS)
+
+# A bounded burst against the local stack while the emulated Twilio account enforces its concurrency
+# limit (bench/README.md); prints the report, writes bench/results/burst-<UTC time>.json and, on a full
+# run, docs/figures/burst.md and docs/figures/capacity.md. ARGS=--quick for a smoke run.
+bench-burst: $(VENV)/.installed ## Burst: 3,000 signed events in 60 s at 10x an emulated Twilio limit (under 5 min)
+	$(BIN)/python -m bench.burst $(ARGS)
 
 clean: ## Remove virtualenvs and build output
 	rm -rf $(VENV) $(TOOLS) .aws-sam .mypy_cache .ruff_cache .hypothesis site

@@ -149,11 +149,13 @@ class Run:
 
     def live_recipient(self) -> str:
         """A fresh key with an in-progress call at the emulator, registered as the bridge does."""
-        from bridge import runtime
+        from bridge import bootstrap
+        from bridge.settings import RegistrySettings
 
         key = f"identity:bench-{uuid.uuid4().hex[:12]}"
         call = self.stack.emulator.create_call(self.stack.credentials.account.account_sid, status="in-progress")
-        registry = runtime.registry(self.env["CALLS_TABLE"], client=self.stack.client("dynamodb"))
+        settings = RegistrySettings(self.env["CALLS_TABLE"])
+        registry = bootstrap.registry(settings, client=self.stack.client("dynamodb"))
         registry.register(key, str(call["sid"]), 4 * 3600)
         return key
 

@@ -125,7 +125,7 @@ def _targets(targets: list[dict[str, Any]]) -> list[Block]:
     ]
     return [
         GAP,
-        Heading("Targets (issue 14: the bridge against the exactly-once floor)"),
+        Heading("Targets (issue 24: the bridge against the exactly-once floor)"),
         Table(["target", "phase", "measured", "target", "result"], rows),
     ]
 

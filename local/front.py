@@ -1,7 +1,10 @@
 """The HTTP front on 127.0.0.1:3000: what `sam local start-api` does where Docker exists.
 
 It routes with template.yaml's HttpApi events and invokes the real handlers in-process with
-API Gateway HTTP API 2.0 events. IAM authorization is not enforced locally (nor by SAM's).
+API Gateway HTTP API 2.0 events, concurrently, each in one of its function's containers
+(local/lambda_runtime.py). A request the function's concurrency limit refuses gets 500, one whose
+handler raised 502, as API Gateway answers them. IAM authorization is not enforced locally (nor by
+SAM's), nor is the stage's own throttling.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from local.lambda_runtime import http_event, invoke, response_body
+from local.lambda_runtime import Throttled, http_event, invoke, response_body
 from local.template import Function
 
 log = logging.getLogger("local.front")
@@ -30,6 +33,12 @@ ELIDED = "(elided)"
 
 # Methods answered like API Gateway: a route or a JSON 404 (any other method is too, by __getattr__).
 _METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT")
+_JSON = {"Content-Type": "application/json"}
+# What API Gateway answers when it could not get a response from the function: "If the Lambda API
+# rejects the invocation request [a throttle], API Gateway returns a 500 error code. If the function
+# runs but returns an error ..., API Gateway returns a 502."
+# https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html
+_INTERNAL_ERROR = b'{"message":"Internal Server Error"}'
 
 
 def request_headers(message: Message) -> dict[str, str]:
@@ -154,7 +163,18 @@ class HttpFront:
                 source_ip=request.client_address[0],
             )
             answered_by = function.logical_id
-            response = invoke(function, event)
+            try:
+                response = invoke(function, event)
+            except Throttled:
+                # Lambda refused the invocation: API Gateway answers 500, not 429 (_INTERNAL_ERROR).
+                log.warning("%s throttled: %s %s -> 500", function.logical_id, request.command, url.path)
+                status, headers, payload = 500, dict(_JSON), _INTERNAL_ERROR
+                break
+            except Exception:
+                # The function failed instead of answering: API Gateway's 502.
+                log.exception("%s raised: %s %s -> 502", function.logical_id, request.command, url.path)
+                status, headers, payload = 502, dict(_JSON), _INTERNAL_ERROR
+                break
             status = int(response.get("statusCode", 200))
             headers = dict(response.get("headers") or {})
             payload = response_body(response)
@@ -163,7 +183,7 @@ class HttpFront:
             break
         else:
             # What an HTTP API answers for a route it doesn't have.
-            status, headers, payload = 404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}'
+            status, headers, payload = 404, dict(_JSON), b'{"message":"Not Found"}'
         request.send_response(status)
         for name, value in headers.items():
             request.send_header(name, str(value))

@@ -1,9 +1,10 @@
 """What AWS does between SQS and Lambda, locally: the template's SQS event source mappings.
 
-Each poller receives from moto's queue, invokes the real handler in-process with SQS records, and
-deletes what succeeded. A failed record (ReportBatchItemFailures, or a handler that raised) stays in
-the queue and comes back after its visibility timeout; moto's redrive policy moves it to the
-dead-letter queue after maxReceiveCount receives, as SQS does.
+Each poller receives from moto's queue, invokes the real handler in-process with SQS records (one
+batch at a time, waiting for a container past the function's concurrency), and deletes what
+succeeded. A failed record (ReportBatchItemFailures, or a handler that raised) stays in the queue
+and comes back after its visibility timeout; moto's redrive policy moves it to the dead-letter
+queue after maxReceiveCount receives, as SQS does.
 """
 
 from __future__ import annotations

@@ -10,17 +10,19 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from local import template
 from local.front import HttpFront
-from local.lambda_runtime import invoke
+from local.lambda_runtime import RUNTIME, invoke
 from local.senders import new_webhook_secret
 from local.senders import standard_webhooks_headers as sign
 from local.sqs import QueuePoller
@@ -35,6 +37,7 @@ TWILIO_SECRET_NAME = "udm-bridge/local/twilio"
 WEBHOOK_SECRET_NAME = "udm-bridge/local/webhook"
 FORWARD_SECRET_NAME = "udm-bridge/local/forward"
 REGION = "us-east-1"
+STACK_USER_AGENT = "udm-bridge-local-stack"
 # Keys of the create_table API that a template's table properties map onto directly.
 _TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
 
@@ -61,6 +64,10 @@ def aws_environment(endpoint: str) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_EC2_METADATA_DISABLED": "true",
     }
+
+
+# An event source mapping retries a throttled batch until a container is free: it waits.
+_mapping_invoke = partial(invoke, wait=True)
 
 
 class _KeepAliveHandler(MotoRequestHandler):
@@ -93,10 +100,13 @@ class _OneDynamoDBWriteAtATime:
 
 
 class MotoServer:
-    """moto's server, as ThreadedMotoServer runs it, with DynamoDB's writes made atomic."""
+    """moto's server, as ThreadedMotoServer runs it, with DynamoDB's writes made atomic. `wrap` puts
+    a WSGI middleware of the caller's in front (the burst bench counts DynamoDB operations)."""
 
-    def __init__(self, host: str, port: int) -> None:
-        app = _OneDynamoDBWriteAtATime(DomainDispatcherApplication(create_backend_app))
+    def __init__(self, host: str, port: int, wrap: Callable[[Any], Any] | None = None) -> None:
+        app: Any = _OneDynamoDBWriteAtATime(DomainDispatcherApplication(create_backend_app))
+        if wrap is not None:
+            app = wrap(app)
         self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_KeepAliveHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
 
@@ -140,8 +150,18 @@ class LocalStack:
         streams: bool = True,
         receiver_port: int = 0,
         console_port: int | None = None,
+        concurrency: int | None = None,
+        function_concurrency: Mapping[str, int] | None = None,
+        aws_endpoint: str | None = None,
     ) -> None:
         self.host = host
+        # A moto server already serving elsewhere (another process: the burst bench gives moto a
+        # core of its own); else the stack starts one in this process.
+        self._external_aws = aws_endpoint
+        # Functions without ReservedConcurrentExecutions get `concurrency` (default: Lambda's account
+        # quota, 1,000); `function_concurrency` overrides any function's, by logical ID.
+        self._concurrency = concurrency
+        self._function_concurrency = dict(function_concurrency or {})
         self._moto_port = moto_port
         self._emulator_port = emulator_port
         self._front_port = front_port
@@ -183,10 +203,14 @@ class LocalStack:
     def start(self) -> LocalStack:
         # moto's server logs one access line per request through werkzeug.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._moto = MotoServer(self.host, self._moto_port)
-        self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        self.aws_endpoint = f"http://{host}:{port}"
+        RUNTIME.configure(self._concurrency, self._function_concurrency)
+        if self._external_aws:
+            self.aws_endpoint = self._external_aws
+        else:
+            self._moto = MotoServer(self.host, self._moto_port)
+            self._moto.start()
+            host, port = self._moto.get_host_and_port()
+            self.aws_endpoint = f"http://{host}:{port}"
         self.create_tables()
         self.create_queues()
         self.seed_secrets()
@@ -220,7 +244,7 @@ class LocalStack:
                     table=self.table_name(source.table),
                     streams_client=self.client("dynamodbstreams"),
                     dynamodb_client=self.client("dynamodb"),
-                    invoke=invoke,
+                    invoke=_mapping_invoke,
                     sweeper=self.sweeper,
                 )
                 self.pollers.append(poller.start())
@@ -257,12 +281,15 @@ class LocalStack:
     # -- AWS side ------------------------------------------------------------------------------
 
     def client(self, service: str) -> Any:
+        """A client of the stack's own (pollers, the TTL sweeper, tests), marked in its User-Agent so a
+        count of the bridge's AWS calls can leave it out."""
         return boto3.client(  # type: ignore[call-overload]
             service,
             endpoint_url=self.aws_endpoint,
             region_name=REGION,
             aws_access_key_id="local",
             aws_secret_access_key="local",
+            config=Config(user_agent_extra=STACK_USER_AGENT),
         )
 
     def table_name(self, logical_id: str) -> str:
@@ -312,7 +339,7 @@ class LocalStack:
                     queue_url=self.queue_urls[source.queue],
                     queue_arn=self.queue_arn(source.queue),
                     client=self.client("sqs"),
-                    invoke=invoke,
+                    invoke=_mapping_invoke,
                 )
                 self.queue_pollers.append(poller.start())
 
@@ -372,6 +399,10 @@ class LocalStack:
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
         return invoke(self.functions[logical_id], event)
+
+    def concurrency(self) -> dict[str, dict[str, float]]:
+        """Each invoked function's limit, peak concurrency, invocations, throttles, containers, busy time."""
+        return {name: stats.as_dict() for name, stats in RUNTIME.concurrency().items()}
 
     # -- senders -------------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@
   with userIdentity {type: Service, principalId: dynamodb.amazonaws.com}. The sweeper deletes
   expired items from moto's tables and the poller adds that mark to their REMOVE records.
 * Event source mapping: the template's DynamoDB events (stream, filter criteria, batch size,
-  retries, ReportBatchItemFailures) poll moto's streams and invoke the real handler in-process.
+  ParallelizationFactor, retries, ReportBatchItemFailures) poll moto's streams and invoke the real
+  handler in-process; an invocation past the function's concurrency waits, as Lambda retries it.
   Records still failing after the retries are described to the OnFailure destination as Lambda
   describes them (shard and sequence range, no records), for `udm-bridge streams redrive`.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -139,7 +141,10 @@ class StreamPoller:
         self._sweeper = sweeper
         self._interval = interval
         self._on_failure = on_failure
-        self._arn = dynamodb_client.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        description = dynamodb_client.describe_table(TableName=table)["Table"]
+        self._arn = description["LatestStreamArn"]
+        self._partition_key = next(key["AttributeName"] for key in description["KeySchema"] if key["KeyType"] == "HASH")
+        self._counting = threading.Lock()
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._paused = threading.Event()
@@ -193,7 +198,7 @@ class StreamPoller:
                 records = [record for record in records if self._wanted(record)]
                 if records:
                     found = True
-                    self._deliver(records, self._shards[index])
+                    self._deliver_lanes(records, self._shards[index])
             if not found:
                 self._idle.set()
                 self._stop.wait(self._interval)
@@ -217,12 +222,33 @@ class StreamPoller:
     def _wanted(self, record: dict[str, Any]) -> bool:
         return not self._source.patterns or any(matches(pattern, record) for pattern in self._source.patterns)
 
+    def _deliver_lanes(self, records: list[dict[str, Any]], shard: str) -> None:
+        """ParallelizationFactor: up to that many batches of the shard at once, a partition key's
+        records always in the same lane, so in order. Each read's lanes finish before the next read."""
+        lanes: dict[int, list[dict[str, Any]]] = {}
+        for record in records:
+            key = record.get("dynamodb", {}).get("Keys", {}).get(self._partition_key, {})
+            lane = zlib.crc32(repr(sorted(key.items())).encode()) % self._source.parallelization
+            lanes.setdefault(lane, []).append(record)
+        if len(lanes) == 1:
+            self._deliver(records, shard)
+            return
+        workers = [
+            threading.Thread(target=self._deliver, args=(lane, shard), name=f"stream-{self._source.name}-lane")
+            for lane in lanes.values()
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
     def _deliver(self, records: list[dict[str, Any]], shard: str) -> None:
         for start in range(0, len(records), self._source.batch_size):
             batch = records[start : start + self._source.batch_size]
             attempts = 0
             while batch and not self._stop.is_set():
-                self.invocations += 1
+                with self._counting:
+                    self.invocations += 1
                 try:
                     response = self._invoke(self._function, {"Records": batch})
                     failed = [item["itemIdentifier"] for item in (response or {}).get("batchItemFailures", [])]
@@ -231,7 +257,8 @@ class StreamPoller:
                     failed = [batch[0]["dynamodb"]["SequenceNumber"]]
                 if not failed:
                     break
-                self.failures += 1
+                with self._counting:
+                    self.failures += 1
                 attempts += 1
                 if 0 <= self._source.max_retries < attempts:
                     self._give_up(batch, shard, attempts)

@@ -69,6 +69,8 @@ class StreamSource:
     batch_size: int = 100
     max_retries: int = -1
     patterns: tuple[dict[str, Any], ...] = ()
+    # Concurrent batches per shard (ParallelizationFactor); a partition key's records stay in order.
+    parallelization: int = 1
     # The logical ID of the OnFailure destination (DestinationConfig), where given up records are described.
     on_failure: str | None = None
 
@@ -94,6 +96,8 @@ class Function:
     routes: list[Route] = field(default_factory=list)
     streams: list[StreamSource] = field(default_factory=list)
     queues: list[QueueSource] = field(default_factory=list)
+    # ReservedConcurrentExecutions: the most invocations at once; None takes from the account's pool.
+    reserved_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,7 @@ class Template:
                         for item in event["Properties"].get("FilterCriteria", {}).get("Filters", [])
                     ),
                     on_failure=_destination(event["Properties"]),
+                    parallelization=int(event["Properties"].get("ParallelizationFactor", 1)),
                 )
                 for name, event in props.get("Events", {}).items()
                 if event.get("Type") == "DynamoDB"
@@ -167,8 +172,21 @@ class Template:
                 routes=routes,
                 streams=streams,
                 queues=queues,
+                reserved_concurrency=self._number(props.get("ReservedConcurrentExecutions")),
             )
         return found
+
+    def _number(self, value: Any) -> int | None:
+        """A number property: as written, or a Ref to a parameter's default (what a deploy without
+        overrides gets)."""
+        if value is None:
+            return None
+        if isinstance(value, dict) and set(value) == {"Ref"}:
+            name = value["Ref"]
+            value = self.parameters.get(name, {}).get("Default")
+            if value is None:
+                raise ValueError(f"cannot resolve Ref {name} locally: no parameter of that name with a Default")
+        return int(value)
 
     def queues(self) -> dict[str, dict[str, Any]]:
         return {

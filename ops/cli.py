@@ -5,8 +5,8 @@
     udm-bridge calls set identity:alice CA0123... --ttl 3600
     udm-bridge calls rm identity:alice [--call-sid CA0123...]
     udm-bridge events failed [--since 24h]                 # the failure ledger
-    udm-bridge events replay <event key> [--to identity:bob]
-    udm-bridge events replay --all-failed [--since 24h] [--to identity:bob]
+    udm-bridge events replay <event key> [--to identity:bob] [--force]
+    udm-bridge events replay --all-failed [--since 24h] [--to identity:bob] [--force]
     udm-bridge streams failed                              # stream batches FlushFunction gave up on
     udm-bridge streams redrive                             # replay them from the stream (within 24 h)
     udm-bridge smoke                                       # post-deploy: routing, secrets, signatures, IAM
@@ -17,6 +17,8 @@ and parameters (--stack, default udm-bridge), from explicit options, or are the 
 
 `events` covers messages from the call too: one the forwarder could not deliver is in the ledger as
 forward_failed (event key call:<message SID>), and its replay forwards it again, same webhook-id.
+A stale event (too old for its recipient's call) is replayed only with --to or --force; a ledger
+item that is not an entry is skipped and named on stderr (exit status 1).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from bridge.domain.errors import BridgeError
 from bridge.domain.events import delivery_key
 from bridge.domain.keys import recipient_key
 from bridge.domain.outcomes import Outcome
-from bridge.domain.parking import LedgerEntry
+from bridge.domain.parking import LedgerEntry, MalformedEntry
 from bridge.domain.phones import mask_key
 from bridge.domain.retry import Deadline
 from bridge.entrypoints.streams import FlushStreamRouter
@@ -252,33 +254,53 @@ def calls(target: Target, args: argparse.Namespace) -> int:
 
 def events(target: Target, args: argparse.Namespace) -> int:
     if args.command == "failed":
-        entries = target.ledger.failed_since(_since(args.since), include_replayed=args.include_replayed)
+        entries, malformed = target.ledger.failed_since(_since(args.since), include_replayed=args.include_replayed)
         _emit([entry.as_dict() for entry in entries])
-        return 0
+        _skipped(malformed)
+        return 1 if malformed else 0
     if args.all_failed:
-        entries = target.ledger.failed_since(_since(args.since))
+        entries, malformed = target.ledger.failed_since(_since(args.since))
+        _skipped(malformed)
     elif args.event_key:
         entry = target.ledger.get(args.event_key)
         if entry is None:
             raise SystemExit(f"no ledger entry for {args.event_key}")
-        entries = [entry]
+        if isinstance(entry, MalformedEntry):
+            print(f"the ledger item {entry.event_key} is malformed ({entry.problem})", file=sys.stderr)
+            return 1
+        entries, malformed = [entry], []
     else:
         raise SystemExit("name an event key, or --all-failed")
-    failures = 0
+    failures = len(malformed)
     for entry in entries:
-        result = replay(entry, target, args.to)
+        result = replay(entry, target, args.to, force=args.force)
         failures += result["status"] not in ("delivered", "forwarded")
         _emit(result)
     return 1 if failures else 0
 
 
-def replay(entry: LedgerEntry, target: Target, to: str | None) -> dict[str, Any]:
+def _skipped(malformed: list[MalformedEntry]) -> None:
+    for item in malformed:
+        print(f"skipped malformed ledger item {item.event_key or '(no event_key)'}: {item.problem}", file=sys.stderr)
+
+
+def replay(entry: LedgerEntry, target: Target, to: str | None, *, force: bool = False) -> dict[str, Any]:
     """Redelivers with the original key as IdempotencyKey, so a replay can't double a delivery."""
     if entry.reason == Outcome.FORWARD_FAILED:
         return replay_forward(entry, target)
     if entry.reason == COMPLIANCE:
         detail = "a compliance request is for the operator to act on; it is never shown on a call"
         return {"event_key": entry.event_key, "status": "not_replayed", "detail": detail}
+    if entry.reason == Outcome.STALE and not (to or force):
+        # Its recipient's current call is not one it could be about: only the operator may decide.
+        return {
+            "event_key": entry.event_key,
+            "status": "refused",
+            "reason": Outcome.STALE,
+            "detail": f"the event was too old for {entry.recipient}'s call when it arrived, so it would reach a "
+            "call it is not about; pass --to KEY to deliver it to a call you choose, or --force to deliver "
+            "it to the recipient's current call anyway",
+        }
     key = recipient_key(to) if to else entry.recipient
     call = target.registry.active_call(key)
     if call is None:
@@ -371,6 +393,9 @@ def parser() -> argparse.ArgumentParser:
     replayer.add_argument("--all-failed", action="store_true", help="every unreplayed event since --since")
     replayer.add_argument("--since", default="7d")
     replayer.add_argument("--to", help="deliver to this key's call instead of the original recipient's")
+    replayer.add_argument(
+        "--force", action="store_true", help="deliver stale events too (refused otherwise) to the recipient's call"
+    )
 
     stream_group = groups.add_parser("streams", help="stream batches FlushFunction gave up on")
     stream_commands = stream_group.add_subparsers(dest="command", required=True)

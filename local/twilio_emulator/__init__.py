@@ -8,7 +8,8 @@ status callbacks Twilio would send for them, signed with twilio's RequestValidat
 Standard library only, apart from that signer.
 
 * ``model``: accounts, calls, UDM acceptance, idempotency, faults and counters; ``callbacks``: signed
-  status callbacks; ``faults``: fault parsing; ``wire``: Twilio's error body and dates.
+  status callbacks; ``faults``: fault parsing; ``concurrency``: the account's concurrency limit (429,
+  error 20429, with Retry-After); ``wire``: Twilio's error body and dates.
 * ``subscriptions``: UserDefinedMessageSubscriptions and the messages the SDK user sends to them.
 * ``server``: the HTTP server, Twilio's routes and ``TwilioEmulator``; ``control``: the control API.
 

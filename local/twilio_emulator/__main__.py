@@ -34,6 +34,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--api-key-sid", default=None)
     parser.add_argument("--api-key-secret", default=None)
+    parser.add_argument(
+        "--concurrency-limit",
+        type=int,
+        default=None,
+        help="REST requests an account may have in flight; the excess gets 429 with Retry-After (default: none)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request at DEBUG level")
     args = parser.parse_args(argv)
     if not args.account_sid or not args.auth_token:
@@ -54,7 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, _request_stop)
     signal.signal(signal.SIGTERM, _request_stop)
-    emulator = TwilioEmulator([account], host=args.host, port=args.port).start()
+    emulator = TwilioEmulator([account], host=args.host, port=args.port)
+    try:
+        emulator.set_concurrency_limit(args.concurrency_limit)
+    except ValueError as exc:
+        parser.error(f"--concurrency-limit: {exc}")
+    emulator.start()
     logger.info("Twilio emulator listening on %s for account %s", emulator.base_url, account.account_sid)
     try:
         # A timed wait keeps the main thread responsive to signals on every platform.

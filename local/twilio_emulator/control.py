@@ -12,6 +12,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
+from local.twilio_emulator.concurrency import DEFAULT_RETRY_AFTER_SECONDS
 from local.twilio_emulator.model import CALLBACK_EVENTS, EmulatorModel, check_status
 from local.twilio_emulator.wire import JSONDict, Reply, json_reply
 
@@ -61,6 +62,10 @@ def _route(model: EmulatorModel, method: str, path: str, payload: object) -> Rep
         "/_emulator/latency": {
             "GET": lambda: json_reply(200, {"udm_ms": model.udm_latency()}),
             "POST": lambda: _no_content(lambda: model.set_udm_latency(_object(payload).get("udm_ms", -1))),
+        },
+        "/_emulator/concurrency": {
+            "GET": lambda: json_reply(200, model.concurrency()),
+            "POST": lambda: _no_content(lambda: _set_concurrency(model, payload)),
         },
         "/_emulator/reset": {"POST": lambda: _no_content(model.reset)},
         "/_emulator/calls/inbound": {"POST": lambda: json_reply(201, _place_inbound(model, payload))},
@@ -197,6 +202,17 @@ def _index(raw: str) -> int:
     if not raw.isdecimal():
         raise KeyError(f"unknown callback {raw}")
     return int(raw)
+
+
+def _set_concurrency(model: EmulatorModel, payload: object) -> None:
+    """{"limit": n or null, "retry_after"?: seconds}: the account concurrency limit from now on."""
+    data = _object(payload)
+    unknown = set(data) - {"limit", "retry_after"}
+    if unknown:
+        raise ValueError(f"unknown keys: {sorted(unknown)}")
+    if "limit" not in data:
+        raise ValueError("'limit' is required (null for no limit)")
+    model.set_concurrency_limit(data["limit"], data.get("retry_after", DEFAULT_RETRY_AFTER_SECONDS))
 
 
 def _add_faults(model: EmulatorModel, payload: object) -> None:

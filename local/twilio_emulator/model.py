@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from local.twilio_emulator.callbacks import Callback, CallbackLog
+from local.twilio_emulator.concurrency import DEFAULT_RETRY_AFTER_SECONDS, AccountConcurrency
 from local.twilio_emulator.faults import Fault, parse_faults
 from local.twilio_emulator.subscriptions import Subscriptions
 from local.twilio_emulator.wire import JSONDict, Reply, is_json, json_reply, rfc2822_now, twilio_error, twilio_not_found
@@ -189,6 +190,7 @@ class EmulatorModel:
         self._faults: deque[Fault] = deque()
         self._udm_latency_ms = 0.0
         self._stats: dict[str, int] = _zero_stats()
+        self._concurrency = AccountConcurrency()
         self._callback_log = CallbackLog()
         self._numbers: set[str] = {_TWILIO_NUMBER}
         self.subscriptions = Subscriptions()
@@ -241,7 +243,8 @@ class EmulatorModel:
 
     def stats(self) -> dict[str, int]:
         with self._lock:
-            return dict(self._stats)
+            stats = dict(self._stats)
+        return {**stats, **self._concurrency.counters()}
 
     def add_fault(self, fault: Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> None:
         """Queue one fault (or several, in order). Invalid input raises ValueError and queues nothing."""
@@ -269,7 +272,30 @@ class EmulatorModel:
         with self._lock:
             return self._udm_latency_ms
 
+    # -- the account concurrency limit (concurrency.py) ----------------------------------------------
+
+    def set_concurrency_limit(self, limit: int | None, retry_after: int = DEFAULT_RETRY_AFTER_SECONDS) -> None:
+        """At most `limit` REST requests in flight per account from now on (None: no limit); the excess
+        is answered 429 (20429) with `Retry-After: retry_after`. Invalid input raises ValueError."""
+        self._concurrency.configure(limit, retry_after)
+
+    def concurrency(self) -> JSONDict:
+        """The limit, its Retry-After, the requests in flight now, the peak and the 429s it answered."""
+        return self._concurrency.as_dict()
+
+    def reset_concurrency_counters(self) -> None:
+        """Counts the peak and the 429s afresh from now (a benchmark's measured phase)."""
+        self._concurrency.reset_counters()
+
+    def enter_request(self, account_sid: str) -> Reply | None:
+        """A REST request arrives: None admits it (`leave_request` when answered), else the 429 to send."""
+        return self._concurrency.enter(account_sid)
+
+    def leave_request(self, account_sid: str) -> None:
+        self._concurrency.leave(account_sid)
+
     def reset(self) -> None:
+        self._concurrency.reset()
         with self._lock:
             self._calls.clear()
             self._messages.clear()
@@ -476,11 +502,12 @@ class EmulatorModel:
 
     # -- the UDM endpoint -------------------------------------------------------------------------------
 
-    def begin_udm_request(self) -> Fault | None:
-        """Count a UDM POST and consume the fault (if any) that applies to it."""
+    def begin_udm_request(self, *, throttled: bool = False) -> Fault | None:
+        """Count a UDM POST and consume the fault (if any) that applies to it; one the concurrency
+        limit throttled is counted and consumes none."""
         with self._lock:
             self._stats["udm_requests"] += 1
-            if not self._faults:
+            if throttled or not self._faults:
                 return None
             fault = self._faults[0]
             fault.remaining -= 1

@@ -211,7 +211,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         subscriptions = _SUBSCRIPTIONS_PATH_RE.fullmatch(path)
         if subscriptions is not None:
-            self._send(self._subscriptions(method, path, body, *subscriptions.groups()))
+            # A REST request like a UDM: it takes one of the account's concurrent slots while answered.
+            model, account_sid = self._emulator_server.model, subscriptions.group(1)
+            throttled = model.enter_request(account_sid)
+            if throttled is not None:
+                self._send(throttled)
+                return
+            try:
+                self._send(self._subscriptions(method, path, body, *subscriptions.groups()))
+            finally:
+                model.leave_request(account_sid)
         elif control.is_control_path(path):
             self._send(control.handle(self._emulator_server.model, method, path, body))
         elif udm is not None:
@@ -220,6 +229,26 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(twilio_not_found(path))
 
     def _udm_post(self, path: str, account_sid: str, call_sid: str) -> None:
+        model = self._emulator_server.model
+        throttled = model.enter_request(account_sid)
+        if throttled is not None:
+            model.begin_udm_request(throttled=True)
+            self._send_throttled(throttled)
+            return
+        try:
+            self._udm_exchange(path, account_sid, call_sid)
+        finally:
+            model.leave_request(account_sid)
+
+    def _send_throttled(self, reply: Reply) -> None:
+        """The account is at its concurrency limit: the body is read (the connection stays usable) and 429 sent."""
+        try:
+            self._read_body()
+        except _BodyError:
+            self.close_connection = True
+        self._send(reply)
+
+    def _udm_exchange(self, path: str, account_sid: str, call_sid: str) -> None:
         model = self._emulator_server.model
         fault = model.begin_udm_request()
         try:

@@ -7,30 +7,37 @@ webhook with the standardwebhooks package.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import secrets
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
-from helpers import Bridge, ledger_entry, new_call_sid, new_id, wait_for
+from helpers import (
+    MESSAGES_HOST,
+    Bridge,
+    ledger_entry,
+    message_params,
+    new_call_sid,
+    new_message_sid,
+    owned_call,
+    post_message,
+    send_message,
+    wait_for,
+)
 from standardwebhooks.webhooks import Webhook
 from twilio.request_validator import RequestValidator
 
 from bridge import bootstrap
-from bridge.adapters.dynamodb.call_owners import DynamoCallOwners
+from bridge.adapters.dynamodb.message_claims import DynamoMessageClaims
+from bridge.domain.call_message import Claim
 from local.front import HttpFront
-from local.lambda_runtime import http_event
 from local.stack import FORWARD_SECRET_NAME, LocalStack
 from ops.cli import main
 
 pytestmark = pytest.mark.integration
-
-HOST = "127.0.0.1:3000"
 
 
 @pytest.fixture(autouse=True)
@@ -47,64 +54,6 @@ def front(stack: LocalStack) -> Iterator[HttpFront]:
     served = HttpFront(stack.functions, port=0).start()
     yield served
     served.stop()
-
-
-def new_message_sid() -> str:
-    return "KX" + secrets.token_hex(16)
-
-
-def owned_call(stack: LocalStack, key: str | None = None) -> tuple[str, str]:
-    """A Call SID whose owner item names `key`, as the subscriber leaves it."""
-    key = key or f"identity:{new_id()}"
-    call_sid = new_call_sid()
-    DynamoCallOwners("CallsTable", stack.client("dynamodb")).claim(call_sid, key, int(time.time()) + 600)
-    return key, call_sid
-
-
-def message_params(call_sid: str, sid: str, content: str = '{"verified":true}', seq: int = 1) -> dict[str, str]:
-    return {
-        "AccountSid": "AC" + "0" * 32,
-        "CallSid": call_sid,
-        "Sid": sid,
-        "ContentType": "application/json",
-        "Content": content,
-        "SequenceNumber": str(seq),
-    }
-
-
-def post_message(
-    bridge: Bridge,
-    params: dict[str, str],
-    *,
-    as_json: bool = False,
-    token: str | None = None,
-    signature: str | None = None,
-    body_hash: bool = True,
-) -> int:
-    """POST /twilio/messages as Twilio sends it, signed over https + Host + path (+ bodySHA256 for JSON)."""
-    token = token or bridge.stack.credentials.account.auth_token
-    url, query = f"https://{HOST}/twilio/messages", ""
-    if as_json:
-        body = json.dumps(params)
-        if body_hash:
-            query = "bodySHA256=" + hashlib.sha256(body.encode()).hexdigest()
-            url += "?" + query
-        computed = RequestValidator(token).compute_signature(url, {})
-        content_type = "application/json"
-    else:
-        body = urlencode(params)
-        computed = RequestValidator(token).compute_signature(url, params)
-        content_type = "application/x-www-form-urlencoded"
-    event = http_event(
-        "POST",
-        "/twilio/messages",
-        route_key="POST /twilio/messages",
-        query=query,
-        headers={"content-type": content_type, "x-twilio-signature": computed if signature is None else signature},
-        body=body,
-        host=HOST,
-    )
-    return bridge.invoke("MessagesFunction", event).status
 
 
 def verified(stack: LocalStack, delivery: Any) -> Any:
@@ -160,7 +109,7 @@ def test_a_forged_message_gets_403_and_nothing_is_forwarded(bridge: Bridge, rece
         status = post_message(bridge, params, signature="")
     elif forgery == "tampered body":
         good = RequestValidator(bridge.stack.credentials.account.auth_token).compute_signature(
-            f"https://{HOST}/twilio/messages", params
+            f"https://{MESSAGES_HOST}/twilio/messages", params
         )
         status = post_message(bridge, {**params, "Content": '{"verified":false}'}, signature=good)
     else:
@@ -183,6 +132,76 @@ def test_a_malformed_message_is_a_400_problem(bridge: Bridge) -> None:
     _, call_sid = owned_call(bridge.stack)
     assert post_message(bridge, message_params(call_sid, "not a sid")) == 400
     assert post_message(bridge, message_params("CA123", new_message_sid())) == 400
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["form", "json"])
+def test_a_message_without_content_is_a_400_naming_it_and_nothing_is_forwarded(
+    bridge: Bridge, receiver: Any, as_json: bool
+) -> None:
+    _, call_sid = owned_call(bridge.stack)
+    sid = new_message_sid()
+    params = {name: value for name, value in message_params(call_sid, sid).items() if name != "Content"}
+    reply = send_message(bridge, params, as_json=as_json)
+    assert reply.status == 400
+    assert "Content" in reply.json()["detail"]
+    bridge.stack.settle()
+    assert receiver.for_message(sid) == []
+
+
+# -- once per Sid -----------------------------------------------------------------------------------
+
+
+def test_a_message_sent_as_a_form_and_replayed_as_json_is_forwarded_once(bridge: Bridge, receiver: Any) -> None:
+    _, call_sid = owned_call(bridge.stack)
+    sid = new_message_sid()
+    params = message_params(call_sid, sid)
+    assert [post_message(bridge, params), post_message(bridge, params, as_json=True)] == [204, 204]
+    bridge.stack.settle()
+    assert len(receiver.for_message(sid)) == 1
+
+
+def test_when_the_queue_fails_the_sid_is_released_and_twilios_retry_is_forwarded_once(
+    bridge: Bridge, receiver: Any, fresh_runtime: pytest.MonkeyPatch
+) -> None:
+    # Given the message queue unreachable (a queue that does not exist)
+    _, call_sid = owned_call(bridge.stack)
+    sid = new_message_sid()
+    params = message_params(call_sid, sid)
+    queue_url = bridge.stack.queue_url("MessagesQueue")
+    fresh_runtime.setenv("MESSAGES_QUEUE_URL", queue_url.rsplit("/", 1)[0] + "/NoSuchQueue")
+    bootstrap.reset()
+
+    # When the message arrives, it is a 503 to retry
+    failed = send_message(bridge, params)
+    assert failed.status == 503, failed.body
+    assert failed.headers.get("Retry-After") == "1"
+
+    # Then once the queue is back, the retry is queued and forwarded, once
+    fresh_runtime.setenv("MESSAGES_QUEUE_URL", queue_url)
+    bootstrap.reset()
+    assert [post_message(bridge, params) for _ in range(2)] == [204, 204]
+    [delivery] = wait_for(lambda: receiver.for_message(sid))
+    assert verified(bridge.stack, delivery)["call_sid"] == call_sid
+    bridge.stack.settle()
+    assert len(receiver.for_message(sid)) == 1
+
+
+def test_a_message_another_invocation_is_queueing_is_a_409_to_retry(bridge: Bridge, receiver: Any) -> None:
+    # Given the Sid claimed by an invocation still running (its lease ends in a minute)
+    _, call_sid = owned_call(bridge.stack)
+    sid = new_message_sid()
+    claims = DynamoMessageClaims("IdempotencyTable", bridge.stack.client("dynamodb"), 3600)
+    assert claims.claim(sid, "running", time.time() + 60) is Claim.CLAIMED
+
+    # When the same message arrives meanwhile
+    reply = send_message(bridge, message_params(call_sid, sid))
+
+    # Then it is told to retry, and nothing is queued by it
+    assert reply.status == 409, reply.body
+    assert reply.json()["code"] == "event_in_progress"
+    assert reply.headers.get("Retry-After") == "1"
+    bridge.stack.settle()
+    assert receiver.for_message(sid) == []
 
 
 def test_an_oversized_message_is_a_413(bridge: Bridge, receiver: Any) -> None:

@@ -140,11 +140,14 @@ def test_zendesk_ticket_card(bridge: Bridge) -> None:
 
 def test_hubspot_property_change_card(bridge: Bridge) -> None:
     batch = fixture("hubspot/contact.propertyChange.json")
-    batch[0]["eventId"] = uuid.uuid4().int % 10**10
-    batch[0]["occurredAt"] = int(time.time() * 1000)
+    for event in batch:
+        event["eventId"] = uuid.uuid4().int % 10**10
+        event["occurredAt"] = int(time.time() * 1000)
     bridge.live_call(f"hubspot-object:{batch[0]['objectId']}")
     raw = json.dumps(batch).encode()
-    delivered(bridge.post_source("hubspot", raw, hubspot_headers(raw, secret(bridge, "hubspot"), f"{BASE}/hubspot")))
+    reply = bridge.post_source("hubspot", raw, hubspot_headers(raw, secret(bridge, "hubspot"), f"{BASE}/hubspot"))
+    assert reply.status == 200, reply.body
+    assert reply.json()["events"][0]["status"] == "delivered", reply.body
     card = only_card(bridge, f"hubspot:{batch[0]['eventId']}")
     assert card["title"] == "Contact 1246965: lifecyclestage changed"
 
@@ -152,10 +155,11 @@ def test_hubspot_property_change_card(bridge: Bridge) -> None:
 def test_intercom_conversation_card(bridge: Bridge) -> None:
     body = fixture("intercom/conversation.admin.assigned.json")
     body["created_at"] = int(time.time())
+    body["id"] = f"notif_{uuid.uuid4()}"  # the signed notification ID: the event's identity
     bridge.live_call(f"intercom-admin:{body['data']['item']['admin_assignee_id']}")
     raw = json.dumps(body).encode()
     delivered(bridge.post_source("intercom", raw, intercom_headers(raw, secret(bridge, "intercom"))))
-    card = only_card(bridge, body_key("intercom", raw))
+    card = only_card(bridge, f"intercom:{body['id']}")
     assert (card["title"], card["summary"]) == ("Conversation 405", "Admin assigned the conversation")
 
 
@@ -163,11 +167,12 @@ def test_twilio_reservation_card(bridge: Bridge) -> None:
     params = fixture("twilio/reservation.created.json")
     params["WorkerName"] = f"agent-{new_id()[4:14]}"
     params["Timestamp"] = str(int(time.time()))
+    params["Sid"] = "EV" + uuid.uuid4().hex  # the signed event ID: the event's identity
     bridge.live_call(f"identity:{params['WorkerName']}")
     raw = urlencode(params)
     headers = twilio_form_headers(secret(bridge, "twilio"), f"{BASE}/twilio", params)
     delivered(bridge.post_source("twilio", raw, headers))
-    card = only_card(bridge, body_key("twilio", raw))
+    card = only_card(bridge, f"twilio:{params['Sid']}")
     assert card["title"] == "Reservation created: Ada Lovelace"
     assert card["data"]["attributes"]["from"] == "+15558675310"
 

@@ -21,8 +21,10 @@ pytestmark = pytest.mark.integration
 
 @contextlib.contextmanager
 def taken(port: int) -> Iterator[None]:
-    """Holds the port (if nobody else does already)."""
+    """Holds the port (if nobody else does already). SO_REUSEADDR: a port still in TIME_WAIT from an
+    earlier stack would otherwise stay unheld here, yet count as free to the stack, which binds so."""
     with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         with contextlib.suppress(OSError):
             holder.bind(("127.0.0.1", port))
             holder.listen()

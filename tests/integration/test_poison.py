@@ -1,17 +1,36 @@
-"""No poison: every signed input gets a clear 4xx answer, never a 5xx a sender would retry for days.
+"""No poison: every signed input gets a clear 4xx answer, never a 5xx a sender would retry for days,
+and nothing unsigned decides anything.
 
-Each test reproduces one finding of the attacker's probe (issue 11) through the real handlers.
+Each test reproduces one finding of an attacker's probe (issues 11 and 19) through the real handlers.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
-from helpers import EVENTS, Bridge, event_of, new_call_sid, new_event_body, new_id, post_callback, status_params
+from helpers import (
+    EVENTS,
+    Bridge,
+    event_of,
+    message_params,
+    new_call_sid,
+    new_event_body,
+    new_id,
+    new_message_sid,
+    owned_call,
+    post_callback,
+    rfc3339,
+    send_message,
+    status_params,
+)
 
+from bridge.adapters.dynamodb.call_owners import DynamoCallOwners
 from local.senders import github_headers
 
 pytestmark = pytest.mark.integration
@@ -271,3 +290,128 @@ def test_4301_digit_integer_is_a_400_naming_the_bridges_limit_not_pythons(bridge
     body = problem(bridge.post_event(raw_event(key, '{"n": ' + "1" * 4301 + "}")), 400, "input_limit_exceeded")
     assert (body["exceeded"], body["limit"]) == ("number_length", 100)
     assert "set_int_max_str_digits" not in body["detail"]
+
+
+# -- 12. signature headers: one spelling, ASCII only (issue 19) ------------------------------------
+
+ARABIC_INDIC = str.maketrans("0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669")
+
+
+def test_stripe_timestamp_in_arabic_indic_digits_is_a_401_not_a_500(bridge: Bridge) -> None:
+    # Given a Stripe delivery whose t= is now, in Arabic-Indic digits, signed as sent
+    raw = (EVENTS / "body-stripe-payment-intent.json").read_text()
+    stamp = str(int(time.time())).translate(ARABIC_INDIC)
+    secret = bridge.stack.credentials.source_secrets["stripe"].encode()
+    mac = hmac.new(secret, stamp.encode() + b"." + raw.encode(), hashlib.sha256).hexdigest()
+    headers = {"content-type": "application/json", "stripe-signature": f"t={stamp},v1={mac}"}
+
+    # Then it is a 401, never the 500 a UnicodeEncodeError made
+    problem(bridge.post_source("stripe", raw, headers), 401, "invalid_signature")
+
+
+@pytest.mark.parametrize("spell", [lambda t: "+" + t, lambda t: "0" + t, lambda t: t.translate(ARABIC_INDIC)])
+def test_webhook_timestamp_spelled_otherwise_is_a_401_and_reaches_no_one(bridge: Bridge, spell: Any) -> None:
+    # Given a signed event whose webhook-timestamp is rewritten: the package would read it as the same number
+    key, _ = bridge.live_call()
+    stamp = str(int(time.time()))
+    reply = bridge.post_event(new_event_body(key), timestamp=int(stamp), headers={"webhook-timestamp": spell(stamp)})
+
+    # Then it is refused, and Twilio never hears of it
+    problem(reply, 401, "invalid_signature")
+    assert bridge.stack.emulator.messages() == []
+
+
+# -- 13. POST /twilio/messages: once per Sid, every field it needs (issue 19) -----------------------
+
+
+def forwarded(bridge: Bridge, sid: str) -> list[Any]:
+    bridge.stack.settle()
+    return list(bridge.stack.receiver.for_message(sid))
+
+
+def test_the_same_signed_call_message_three_times_reaches_the_receiver_once(bridge: Bridge) -> None:
+    # Given alice's SDK leg and one signed message from it
+    _, call_sid = owned_call(bridge.stack)
+    sid = new_message_sid()
+    params = message_params(call_sid, sid)
+
+    # When it arrives three times
+    replies = [send_message(bridge, params) for _ in range(3)]
+
+    # Then each is acknowledged, and the receiver gets it once
+    assert [reply.status for reply in replies] == [204, 204, 204]
+    assert len(forwarded(bridge, sid)) == 1
+
+
+def test_a_call_message_whose_content_slid_into_another_name_is_a_400_and_forwards_nothing(bridge: Bridge) -> None:
+    # Given a signed message, and the same bytes split otherwise: "Content"+"X" is "Conten"+"tX",
+    # so the signature over the sorted names and values still matches
+    _, call_sid = owned_call(bridge.stack)
+    sid = new_message_sid()
+    params = message_params(call_sid, sid, content="X")
+    slid = {name: value for name, value in params.items() if name != "Content"} | {"Conten": "tX"}
+
+    # When the rewritten request arrives
+    reply = send_message(bridge, params, form=urlencode(slid))
+
+    # Then it is refused for the field it lacks, and nothing is forwarded
+    assert "Content" in problem(reply, 400, "invalid_callback")["detail"]
+    assert forwarded(bridge, sid) == []
+
+
+# -- 14. recipient keys never reach internal items (issue 19) ----------------------------------------
+
+
+def owner(bridge: Bridge, call_sid: str) -> str | None:
+    return DynamoCallOwners("CallsTable", bridge.stack.client("dynamodb")).owner(call_sid)
+
+
+def test_put_calls_naming_a_call_owner_item_is_a_400_and_the_owner_stays(bridge: Bridge) -> None:
+    # Given alice's SDK leg, whose owner item is "#call:<CallSid>"
+    key, call_sid = owned_call(bridge.stack)
+
+    # When someone registers a call under that item's name (a raw # would end the URL's path)
+    reply = bridge.calls("PUT", f"%23call:{call_sid}", {"call_sid": new_call_sid()})
+
+    # Then it is refused with the rule
+    assert "not starting with #" in problem(reply, 400, "invalid_request")["detail"]
+
+    # And the owner item still names alice
+    assert owner(bridge, call_sid) == key
+
+
+def test_a_status_callback_whose_key_names_an_internal_item_is_a_400(bridge: Bridge) -> None:
+    key, call_sid = owned_call(bridge.stack)
+    params = status_params(new_call_sid(), "in-progress", to="+15550002222", from_="client:x", parent=call_sid)
+    reply = post_callback(bridge, params, query=urlencode({"key": f"#call:{call_sid}", "leg": "parent"}))
+    problem(reply, 400, "invalid_callback")
+    assert owner(bridge, call_sid) == key
+
+
+def test_an_event_to_an_internal_item_is_a_422(bridge: Bridge) -> None:
+    _, call_sid = owned_call(bridge.stack)
+    reply = bridge.post_event(new_event_body(f"#call:{call_sid}"))
+    assert problem(reply, 422, "schema_violation")["errors"][0]["pointer"] == "/to"
+    assert bridge.stack.emulator.messages() == []
+
+
+# -- 15. one time parser (issue 19) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lower", ["z", "t", "tz"])
+def test_an_hour_old_event_with_a_lower_case_t_or_z_is_stale_for_a_call_that_started_now(
+    bridge: Bridge, lower: str
+) -> None:
+    # Given a call that started now, and an event from an hour ago whose time says so in lower case
+    key, _ = bridge.live_call()
+    stamp = rfc3339(time.time() - 3600)
+    for letter in lower:
+        stamp = stamp.replace(letter.upper(), letter)
+
+    # When it arrives
+    reply = bridge.post_event(new_event_body(key, timestamp=stamp))
+
+    # Then the schema and freshness read the same time: it is stale, and the call never sees it
+    assert reply.status == 200, reply.body
+    assert reply.json()["status"] == "stale"
+    assert bridge.stack.emulator.messages() == []

@@ -23,7 +23,7 @@ def test_priming_imports_the_twilio_path_and_builds_the_service(bridge: Bridge) 
 
     # Then the first event's lazy imports and clients are already there
     assert "bridge.adapters.twilio.udm_out" in sys.modules
-    assert "twilio.http.http_client" in sys.modules
+    assert "bridge.adapters.twilio.rest" in sys.modules
     assert bootstrap.ingest() is bootstrap.ingest()
 
 

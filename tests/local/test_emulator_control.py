@@ -104,7 +104,14 @@ def test_control_messages_and_stats_reflect_accepted_udms(control: ControlClient
 
     # Then they match what was sent
     assert [(m["sid"], m["content"]) for m in messages] == [(message.sid, '{"hello": "world"}')]
-    assert stats == {"udm_requests": 1, "udm_created": 1, "udm_replayed": 0, "faults_injected": 0}
+    assert stats == {
+        "udm_requests": 1,
+        "udm_created": 1,
+        "udm_replayed": 0,
+        "faults_injected": 0,
+        "throttled": 0,
+        "peak_in_flight": 1,
+    }
 
 
 def test_control_faults_are_applied_to_udm_requests(control: ControlClient, client: Client) -> None:
@@ -155,7 +162,14 @@ def test_control_reset_forgets_state_but_keeps_accounts(control: ControlClient, 
     assert control.get("/calls") == []
     assert control.get("/messages") == []
     assert control.get("/faults") == []
-    assert control.get("/stats") == {"udm_requests": 0, "udm_created": 0, "udm_replayed": 0, "faults_injected": 0}
+    assert control.get("/stats") == {
+        "udm_requests": 0,
+        "udm_created": 0,
+        "udm_replayed": 0,
+        "faults_injected": 0,
+        "throttled": 0,
+        "peak_in_flight": 0,
+    }
     new_call = control.post("/calls", {"status": "in-progress"})
     assert KX_SID.match(_send_udm(client, new_call["sid"], idempotency_key="before-reset").sid)
     assert len(control.get("/messages")) == 1

@@ -138,7 +138,14 @@ def test_drop_before_fault_raises_connection_error_and_records_nothing(
 
     # Then nothing was processed, so nothing was recorded
     assert emulator.messages() == []
-    assert emulator.stats() == {"udm_requests": 1, "udm_created": 0, "udm_replayed": 0, "faults_injected": 1}
+    assert emulator.stats() == {
+        "udm_requests": 1,
+        "udm_created": 0,
+        "udm_replayed": 0,
+        "faults_injected": 1,
+        "throttled": 0,
+        "peak_in_flight": 1,
+    }
 
 
 def test_drop_after_fault_records_message_and_retry_with_same_key_replays(
@@ -204,4 +211,11 @@ def test_stats_count_every_udm_post_including_faulted_and_rejected(
     stats = emulator.stats()
 
     # Then every request is counted, but only the one accepted message is "created"
-    assert stats == {"udm_requests": 4, "udm_created": 1, "udm_replayed": 1, "faults_injected": 1}
+    assert stats == {
+        "udm_requests": 4,
+        "udm_created": 1,
+        "udm_replayed": 1,
+        "faults_injected": 1,
+        "throttled": 0,
+        "peak_in_flight": 1,
+    }

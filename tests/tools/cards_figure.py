@@ -60,7 +60,11 @@ EXAMPLES = (
         note='`data.object.metadata` set to `{"identity": "alice"}`, the recipient; its `client_secret` stays out',
     ),
     Example("zendesk", "zendesk/ticket.created.json", "Zendesk's `ticket.created` example"),
-    Example("hubspot", "hubspot/contact.propertyChange.json", "HubSpot's example batch (the first event is read)"),
+    Example(
+        "hubspot",
+        "hubspot/contact.propertyChange.json",
+        "HubSpot's example batch, its first event (each event gets its own card)",
+    ),
     Example("intercom", "intercom/conversation.admin.assigned.json", "Intercom's conversation, assigned"),
     Example(
         "shopify",

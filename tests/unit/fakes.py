@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from bridge.domain.call_message import Claim
 from bridge.domain.calls import ActiveCall, CallEntry, CallState, Change, SentMessage
 from bridge.domain.errors import CallMismatch, CallNotFound, InvalidTwilioSignature
-from bridge.domain.parking import CLAIMED, PARKED, LedgerEntry, ParkedEvent
+from bridge.domain.parking import CLAIMED, PARKED, LedgerEntry, MalformedEntry, ParkedEvent
 from bridge.domain.retry import Deadline
 
 if TYPE_CHECKING:
@@ -111,7 +112,9 @@ class FakeParkedStore:
         self._clock = clock
         self._arrivals = 0
 
-    def park(self, event: Event, content: str, hold_seconds: int, *, recipient: str, cause: str) -> ParkedEvent:
+    def park(
+        self, event: Event, content: str, hold_seconds: int, *, recipient: str, cause: str, not_before: float = 0.0
+    ) -> ParkedEvent:
         now = self._clock()
         self._arrivals += 1
         parked = ParkedEvent(
@@ -125,6 +128,7 @@ class FakeParkedStore:
             expires_at=int(now) + hold_seconds,
             cause=cause,
             shared=len(event.recipients) > 1,
+            not_before=not_before,
         )
         self.events.setdefault(recipient, []).append(parked)
         return parked
@@ -174,12 +178,14 @@ class FakeLedger:
     def record(self, entry: LedgerEntry) -> None:
         self.entries[entry.event_key] = entry
 
-    def get(self, event_key: str) -> LedgerEntry | None:
+    def get(self, event_key: str) -> LedgerEntry | MalformedEntry | None:
         return self.entries.get(event_key)
 
-    def failed_since(self, since: float, *, include_replayed: bool = False) -> list[LedgerEntry]:
+    def failed_since(
+        self, since: float, *, include_replayed: bool = False
+    ) -> tuple[list[LedgerEntry], list[MalformedEntry]]:
         found = [e for e in self.entries.values() if e.failed_at >= since]
-        return [e for e in found if include_replayed or e.replayed_at is None]
+        return [e for e in found if include_replayed or e.replayed_at is None], []
 
     def mark_replayed(self, event_key: str, message_sid: str) -> None:
         self.entries[event_key] = replace(
@@ -273,10 +279,45 @@ class FakeCallOwners:
 
 
 @dataclass
+class FakeMessageClaims:
+    """The MessageClaims: each Sid's state, token and lease, on a clock tests move."""
+
+    clock: Callable[[], float] = time.time
+    claims: dict[str, tuple[Claim, str, float]] = field(default_factory=dict)
+    fail_marking: Exception | None = None
+
+    def claim(self, sid: str, token: str, lease_until: float) -> Claim:
+        held = self.claims.get(sid)
+        if held is not None and held[0] is Claim.QUEUED:
+            return Claim.QUEUED
+        if held is not None and held[2] >= self.clock():
+            return Claim.BUSY
+        self.claims[sid] = (Claim.CLAIMED, token, lease_until)
+        return Claim.CLAIMED
+
+    def queued(self, sid: str, token: str) -> None:
+        if self.fail_marking is not None:
+            raise self.fail_marking
+        held = self.claims.get(sid)
+        if held is not None and held[1] == token:
+            self.claims[sid] = (Claim.QUEUED, token, held[2])
+
+    def release(self, sid: str, token: str) -> None:
+        held = self.claims.get(sid)
+        if held is not None and held[0] is Claim.CLAIMED and held[1] == token:
+            del self.claims[sid]
+
+
+@dataclass
 class FakeQueue:
+    """The CallMessageQueue; each exception in `failures` fails one enqueue."""
+
     bodies: list[str] = field(default_factory=list)
+    failures: list[Exception] = field(default_factory=list)
 
     def enqueue(self, body: str) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
         self.bodies.append(body)
 
 
@@ -320,5 +361,6 @@ if TYPE_CHECKING:
     _subscriber: ports.Subscriber = ScriptedSubscriber()
     _owners: ports.CallOwners = FakeCallOwners()
     _queue: ports.CallMessageQueue = FakeQueue()
+    _claims: ports.MessageClaims = FakeMessageClaims()
     _webhooks: ports.WebhookSender = ScriptedWebhookSender()
     _signatures: ports.TwilioSignatures = FakeTwilioSignatures()

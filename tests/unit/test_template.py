@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.adapters.dynamodb import message_claims
 from bridge.settings import (
     CallsSettings,
     CallStatusSettings,
@@ -229,6 +230,12 @@ def test_messages_from_the_call_have_least_privilege() -> None:
     assert [s["Action"] for s in statements("MessagesFunction") if "CallsTable" in json.dumps(s)] == [
         "dynamodb:GetItem"
     ]
+    # Message Sids are claimed in the idempotency table, and only under their own key prefix
+    [claims] = [s for s in statements("MessagesFunction") if "IdempotencyTable" in json.dumps(s)]
+    assert sorted(claims["Action"]) == ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    assert claims["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [message_claims.KEY_PREFIX + "*"]}
+    }
     assert "ForwardSecretArn" not in json.dumps(statements("MessagesFunction") + statements("SubscribeFunction"))
     assert "TwilioSecretArn" not in json.dumps(statements("ForwardFunction"))
     [source] = TEMPLATE.functions()["ForwardFunction"].queues

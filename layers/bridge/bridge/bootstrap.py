@@ -288,14 +288,18 @@ def subscribe() -> Subscribe:
 @once_per_container
 def call_message_in() -> CallMessageIn:
     from bridge.adapters.dynamodb.call_owners import DynamoCallOwners
+    from bridge.adapters.dynamodb.message_claims import DynamoMessageClaims
     from bridge.adapters.sqs import SqsCallMessageQueue
     from bridge.settings import MessagesSettings
     from bridge.usecases.call_message_in import CallMessageIn
 
     settings = MessagesSettings.from_env()
+    # A claim outlives any call that could have sent the message, by the idempotency window.
+    claim_seconds = settings.registry.max_call_seconds + settings.idempotency.ttl_seconds
     return CallMessageIn(
         signatures=twilio_signatures(settings.twilio, _secret_store(settings.secrets.max_age_seconds)),
         owners=DynamoCallOwners(settings.registry.calls_table, dynamodb()),
+        claims=DynamoMessageClaims(settings.idempotency.idempotency_table, dynamodb(), claim_seconds),
         queue=SqsCallMessageQueue(settings.messages_queue_url, sqs()),
         public_base_url=settings.public.public_base_url,
     )

@@ -11,10 +11,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from bridge.domain.call_message import Claim
     from bridge.domain.calls import ActiveCall, CallEntry, Change, SentMessage
     from bridge.domain.events import Event
     from bridge.domain.inbound import FormParams
-    from bridge.domain.parking import LedgerEntry, ParkedEvent
+    from bridge.domain.parking import LedgerEntry, MalformedEntry, ParkedEvent
     from bridge.domain.retry import Deadline
 
 
@@ -44,8 +45,11 @@ class CallRegistry(Protocol):
 class ParkedStore(Protocol):
     """Events waiting for their recipient's call, in arrival order, each claimed before it is posted."""
 
-    def park(self, event: Event, content: str, hold_seconds: int, *, recipient: str, cause: str) -> ParkedEvent:
-        """Parks the event for one of its recipients; `cause` says why (no call yet, or throttled)."""
+    def park(
+        self, event: Event, content: str, hold_seconds: int, *, recipient: str, cause: str, not_before: float = 0.0
+    ) -> ParkedEvent:
+        """Parks the event for one of its recipients; `cause` says why (no call yet, or throttled), and
+        `not_before` when it may be tried again (Twilio's Retry-After)."""
         ...
 
     def pending(self, recipient: str) -> list[ParkedEvent]: ...
@@ -62,9 +66,13 @@ class Ledger(Protocol):
 
     def record(self, entry: LedgerEntry) -> None: ...
 
-    def get(self, event_key: str) -> LedgerEntry | None: ...
+    def get(self, event_key: str) -> LedgerEntry | MalformedEntry | None: ...
 
-    def failed_since(self, since: float, *, include_replayed: bool = False) -> list[LedgerEntry]: ...
+    def failed_since(
+        self, since: float, *, include_replayed: bool = False
+    ) -> tuple[list[LedgerEntry], list[MalformedEntry]]:
+        """The entries that failed since then, and apart, the items there that are not entries."""
+        ...
 
     def mark_replayed(self, event_key: str, message_sid: str) -> None: ...
 
@@ -132,6 +140,25 @@ class CallOwners(Protocol):
     def owner(self, call_sid: str) -> str | None: ...
 
     def subscribed(self, call_sid: str, subscription_sid: str) -> None: ...
+
+
+class MessageClaims(Protocol):
+    """Each call message's Sid, claimed before it is queued, so it is forwarded once.
+
+    A claim is held until `lease_until` (when the invocation that holds it can no longer be
+    running), then marked queued for good, or released if the message never reached the queue."""
+
+    def claim(self, sid: str, token: str, lease_until: float) -> Claim:
+        """Takes the Sid unless it was queued, or another claim's lease still runs; atomic."""
+        ...
+
+    def queued(self, sid: str, token: str) -> None:
+        """The message is in the queue: every later arrival of the Sid is a replay."""
+        ...
+
+    def release(self, sid: str, token: str) -> None:
+        """The message never reached the queue: the sender's retry may claim the Sid again."""
+        ...
 
 
 class CallMessageQueue(Protocol):

@@ -76,6 +76,7 @@ class RetrySettings(EnvSettings):
     max_attempts: int = 3
     backoff_base_seconds: float = 0.1
     backoff_cap_seconds: float = 2.0
+    wait_past_budget: bool = True
 
     def policy(self) -> RetryPolicy:
         """The one way a retry policy is made from settings."""
@@ -84,6 +85,7 @@ class RetrySettings(EnvSettings):
             attempt_timeout=self.timeout_seconds,
             base_delay=self.backoff_base_seconds,
             max_delay=self.backoff_cap_seconds,
+            wait_past_budget=self.wait_past_budget,
         )
 
 
@@ -93,6 +95,8 @@ class TwilioRetry(RetrySettings):
 
     timeout_seconds: float = field(default=4.0, metadata=_var("TWILIO_TIMEOUT_SECONDS", "float", minimum=0.1))
     max_attempts: int = field(default=3, metadata=_var("TWILIO_MAX_ATTEMPTS", "int", minimum=1))
+    # Twilio asking for a pause longer than the budget: the event is parked for the flusher at once.
+    wait_past_budget: bool = False
 
 
 @dataclass(frozen=True)
@@ -301,9 +305,11 @@ class _Reader:
 
 @dataclass(frozen=True)
 class MessagesSettings(EnvSettings):
-    """POST /twilio/messages: verify with the auth token, look the call's key up, queue the message."""
+    """POST /twilio/messages: verify with the auth token, look the call's key up, claim the message's
+    Sid (in the idempotency table), queue the message."""
 
     registry: RegistrySettings
+    idempotency: IdempotencySettings
     twilio: TwilioAccount
     messages_queue_url: str = field(metadata=_var("MESSAGES_QUEUE_URL"))
     public: PublicUrl

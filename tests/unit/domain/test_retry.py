@@ -98,17 +98,53 @@ def test_no_attempt_starts_without_enough_time() -> None:
     assert raised.value.attempts == 0
 
 
-def test_a_pause_that_would_overrun_the_deadline_ends_the_retries_at_once() -> None:
-    # Given Twilio asking for 60 s with 5 s left
+def test_a_retry_after_longer_than_the_budget_is_capped_at_it_instead_of_giving_up() -> None:
+    # Given a receiver asking for 100,000 s with 5 s left, and answering the next attempt
     clock = Clock(5_000)
-    attempt, timeouts = failing(clock, [Transient("429", retry_after=60), "never"])
-    with pytest.raises(BudgetExhausted) as raised:
-        run_with_retries(attempt, RetryPolicy(), Deadline(clock.remaining), sleep=clock.sleep)
+    attempt, timeouts = failing(clock, [Transient("429", retry_after=100_000), "ok"])
 
-    # Then it neither waits nor tries again, and the sender is told Twilio's wait
-    assert clock.sleeps == []
-    assert len(timeouts) == 1
+    # When it is retried
+    result = run_with_retries(
+        attempt, RetryPolicy(min_attempt=0.3), Deadline(clock.remaining, reserve=0.0), sleep=clock.sleep
+    )
+
+    # Then it waited as long as the budget allows, leaving one attempt's minimum, and tried again
+    assert result == "ok"
+    assert clock.sleeps == [pytest.approx(4.7)]
+    assert timeouts[1] == pytest.approx(0.3)
+
+
+def test_after_a_capped_wait_the_attempt_is_the_last_and_the_sender_hears_the_servers_wait() -> None:
+    # Given a server that asks for 60 s every time, with 4 s of budget and attempts to spare
+    clock = Clock(5_000)
+    attempt, timeouts = failing(clock, [Transient("429", retry_after=60)] * 2 + ["never"])
+    with pytest.raises(BudgetExhausted) as raised:
+        run_with_retries(attempt, RetryPolicy(max_attempts=5), Deadline(clock.remaining), sleep=clock.sleep)
+
+    # Then it waits once, as long as it may, tries once more, and stops: no burst at the deadline
+    assert len(clock.sleeps) == 1
+    assert len(timeouts) == 2
     assert raised.value.retry_after_seconds == 60
+
+
+def test_no_pause_is_taken_when_no_attempt_could_follow_it() -> None:
+    # Given 0.5 s to work with, and a first attempt that takes 0.3 s of it
+    clock = Clock(1_500)
+    attempt, timeouts = failing(clock, [Transient("429", retry_after=60), "never"], cost_ms=300)
+    with pytest.raises(BudgetExhausted):
+        run_with_retries(
+            attempt, RetryPolicy(min_attempt=0.3), Deadline(clock.remaining, reserve=1.0), sleep=clock.sleep
+        )
+    # Then 0.2 s is too little for another attempt: it neither waits nor tries again
+    assert clock.sleeps == []
+    assert timeouts == [pytest.approx(0.5)]
+
+
+def test_a_retry_after_within_the_budget_is_honoured_in_full() -> None:
+    clock = Clock(10_000)
+    attempt, _ = failing(clock, [Transient("429", retry_after=3), "ok"])
+    run_with_retries(attempt, RetryPolicy(max_delay=0.001), Deadline(clock.remaining), sleep=clock.sleep)
+    assert clock.sleeps == [3]
 
 
 def test_the_answer_always_leaves_the_reserve() -> None:
@@ -148,3 +184,13 @@ def test_retry_after_as_an_http_date_is_the_seconds_until_then() -> None:
     now = 1_793_172_480.0  # Wed, 28 Oct 2026 07:28:00 GMT
     assert retry_after_seconds("Wed, 28 Oct 2026 07:28:30 GMT", now=lambda: now) == 30.0
     assert retry_after_seconds("Wed, 28 Oct 2026 07:27:00 GMT", now=lambda: now) == 0.0
+
+
+def test_a_policy_that_does_not_wait_past_its_budget_stops_at_once_on_a_long_retry_after() -> None:
+    clock = Clock(5_000)
+    policy = RetryPolicy(max_attempts=3, attempt_timeout=1.0, wait_past_budget=False)
+    attempt, _ = failing(clock, [Transient("429", retry_after=60)] * 3)
+    with pytest.raises(BudgetExhausted) as raised:
+        run_with_retries(attempt, policy, Deadline(clock.remaining, reserve=1.0), sleep=clock.sleep)
+    assert raised.value.attempts == 1
+    assert clock.sleeps == []

@@ -287,7 +287,7 @@ def test_hubspot_property_change_card() -> None:
     document = card_of("hubspot", fixture("hubspot/contact.propertyChange.json"))
     assert document["title"] == "Contact 1246965: lifecyclestage changed"
     assert document["summary"] == "lifecyclestage is now subscriber"
-    assert document["data"]["batch"] == 2
+    assert document["data"]["property"] == "lifecyclestage"
 
 
 def test_intercom_conversation_card() -> None:
@@ -312,3 +312,11 @@ def test_twilio_reservation_card_reads_the_task_attributes() -> None:
     assert document["title"] == "Reservation created: Ada Lovelace"
     assert document["summary"] == "+15558675310 → +15551234567"
     assert document["data"]["attributes"]["call_sid"] == "CA0000000000000000000000000000001"
+
+
+def test_the_shipped_cards_json_holds_to_its_schema() -> None:
+    # The layer loads it unchecked (a cold-start cost): this is where a malformed spec fails.
+    from importlib import resources
+
+    document = json.loads((resources.files("bridge.sources") / "cards.json").read_text(encoding="utf-8"))
+    parse_cards(document, validate=True)

@@ -71,6 +71,11 @@ def test_recipient_is_one_to_256_characters(to: object) -> None:
     assert [e["pointer"] for e in violations(envelope(to=to))] == ["/to"]
 
 
+@pytest.mark.parametrize("to", ["#call:CA" + "0" * 32, "#"])
+def test_recipient_starting_with_a_hash_is_reserved(to: str) -> None:
+    assert [e["pointer"] for e in violations(envelope(to=to))] == ["/to"]
+
+
 def test_recipient_of_exactly_256_characters_is_fine() -> None:
     assert parse_event("e", envelope(to="x" * 256)).to == "x" * 256
 

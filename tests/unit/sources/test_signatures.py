@@ -6,6 +6,8 @@ import base64
 import hashlib
 import hmac
 import time
+import unicodedata
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -239,3 +241,138 @@ def test_signature_of_one_body_never_verifies_another(body: bytes) -> None:
     ):
         with pytest.raises(Unauthenticated):
             verifier.verify(body, signed)
+
+
+# -- header integers and non-ASCII (issue 19) -------------------------------------------------------
+# A signed timestamp is one spelling of one number: int() and float() also take "+1", " 1", "1_0",
+# "01" and other scripts' digits, so a signature over one spelling would verify others.
+
+
+def script(zero: int) -> dict[int, int]:
+    """0-9 written in another script's digits, from its zero's code point."""
+    return str.maketrans("0123456789", "".join(chr(zero + value) for value in range(10)))
+
+
+ARABIC_INDIC = script(0x660)
+
+
+SPELLINGS = {
+    "arabic-indic digits": lambda text: text.translate(ARABIC_INDIC),
+    "fullwidth digits": lambda text: text.translate(script(0xFF10)),
+    "plus sign": lambda text: "+" + text,
+    "leading zero": lambda text: "0" + text,
+    "leading space": lambda text: " " + text,
+    "underscore": lambda text: text[:4] + "_" + text[4:],
+    "decimal point": lambda text: text + ".0",
+}
+
+
+def stripe_spelled(stamp: str, body: bytes = BODY) -> dict[str, str]:
+    mac = hmac.new(b"whsec_stripe", stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"stripe-signature": f"t={stamp},v1={mac}"}
+
+
+@pytest.mark.parametrize("spell", SPELLINGS.values(), ids=SPELLINGS.keys())
+def test_stripe_timestamp_in_another_spelling_is_a_401_even_when_signed(spell: Callable[[str], str]) -> None:
+    with pytest.raises(Unauthenticated):
+        StripeVerifier(["whsec_stripe"], tolerance=300).verify(BODY, stripe_spelled(spell(str(int(time.time())))))
+
+
+@pytest.mark.parametrize("spell", SPELLINGS.values(), ids=SPELLINGS.keys())
+def test_standard_webhook_timestamp_in_another_spelling_is_a_401(spell: Callable[[str], str]) -> None:
+    # The signature is over the number's one spelling, which the package would rebuild from any other.
+    signed = headers()
+    spelling = spell(signed["webhook-timestamp"])
+    with pytest.raises(Unauthenticated):
+        StandardWebhookVerifier([SECRET]).verify(BODY, {**signed, "webhook-timestamp": spelling})
+    with pytest.raises(Unauthenticated):
+        StandardWebhookVerifier([SECRET]).verify(b"\xff", {**signed, "webhook-timestamp": spelling})
+
+
+@pytest.mark.parametrize("spell", SPELLINGS.values(), ids=SPELLINGS.keys())
+def test_hmac_timestamp_in_another_spelling_is_a_401_even_when_signed(spell: Callable[[str], str]) -> None:
+    spelling = spell(str(int(time.time())))
+    settings_ = HmacSettings(header="X-Signature", timestamp_header="X-Timestamp")
+    mac = hmac.new(b"k", spelling.encode() + b"." + BODY, hashlib.sha256).hexdigest()
+    with pytest.raises(Unauthenticated):
+        HmacVerifier(["k"], settings_, tolerance=300).verify(BODY, {"x-signature": mac, "x-timestamp": spelling})
+
+
+def test_hmac_iso8601_timestamp_reads_as_rfc3339_only() -> None:
+    settings_ = HmacSettings(header="X-Signature", timestamp_header="X-Timestamp", timestamp_format="iso8601")
+    verifier = HmacVerifier(["k"], settings_, tolerance=300)
+    now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+
+    def signed(stamp: str) -> dict[str, str]:
+        mac = hmac.new(b"k", stamp.encode() + b"." + BODY, hashlib.sha256).hexdigest()
+        return {"x-signature": mac, "x-timestamp": stamp}
+
+    verifier.verify(BODY, signed(now + "Z"))
+    verifier.verify(BODY, signed(now.replace("T", "t") + "z"))
+    for odd in (now.replace("T", " ") + "Z", now + ",5Z", now.translate(ARABIC_INDIC) + "Z"):
+        with pytest.raises(Unauthenticated):
+            verifier.verify(BODY, signed(odd))
+
+
+def non_ascii(headers: dict[str, str], name: str) -> dict[str, str]:
+    return {**headers, name: headers[name] + " ✓"}
+
+
+@pytest.mark.parametrize(
+    ("verifier", "signed", "name"),
+    [
+        (StandardWebhookVerifier([SECRET]), headers(), "webhook-signature"),
+        (GitHubVerifier(["gh-secret"]), github_headers("gh-secret"), "x-hub-signature-256"),
+        (StripeVerifier(["whsec_stripe"], tolerance=300), stripe_headers("whsec_stripe"), "stripe-signature"),
+    ],
+    ids=["standard-webhooks", "github", "stripe"],
+)
+def test_non_ascii_anywhere_in_a_signature_header_is_a_401(
+    verifier: Verifier, signed: dict[str, str], name: str
+) -> None:
+    verifier.verify(BODY, signed)
+    with pytest.raises(Unauthenticated, match="ASCII"):
+        verifier.verify(BODY, non_ascii(signed, name))
+
+
+def test_non_ascii_in_an_hmac_signature_or_timestamp_header_is_a_401() -> None:
+    settings_ = HmacSettings(header="X-Signature", prefix="v1=", timestamp_header="X-Timestamp")
+    stamp = str(int(time.time()))
+    mac = hmac.new(b"k", stamp.encode() + b"." + BODY, hashlib.sha256).hexdigest()
+    signed = {"x-signature": "v1=" + mac, "x-timestamp": stamp}
+    verifier = HmacVerifier(["k"], settings_, tolerance=300)
+    verifier.verify(BODY, signed)
+    for name in signed:
+        with pytest.raises(Unauthenticated, match="ASCII"):
+            verifier.verify(BODY, non_ascii(signed, name))
+
+
+# Every character Unicode counts as the decimal digit 0-9, by value: what int() reads as that digit.
+DIGITS = {value: [c for c in map(chr, range(0x110000)) if unicodedata.decimal(c, None) == value] for value in range(10)}
+
+
+@st.composite
+def spellings(draw: st.DrawFn) -> tuple[int, str]:
+    """A time within the tolerance, spelled with any digits, signs, zeros, spaces or underscores."""
+    number = int(time.time()) + draw(st.integers(-200, 200))
+    text = "".join(draw(st.sampled_from(DIGITS[int(d)][:1] * 8 + DIGITS[int(d)])) for d in str(number))
+    prefix = draw(st.sampled_from(["", "", "", "+", "0", "00", " ", "\t"]))
+    suffix = draw(st.sampled_from(["", "", "", " ", ".0", "\n"]))
+    if draw(st.booleans()) and len(text) > 2:
+        text = text[:2] + "_" + text[2:]
+    return number, prefix + text + suffix
+
+
+@settings(max_examples=300, deadline=None)
+@given(spelled=spellings())
+def test_a_signed_timestamp_verifies_in_its_one_spelling_only_and_never_raises_another_error(
+    spelled: tuple[int, str],
+) -> None:
+    number, stamp = spelled
+    standard = {**sign(BODY, SECRET, event_id="evt_1", timestamp=number), "webhook-timestamp": stamp}
+    for verifier, signed in ((VERIFIERS["stripe"], stripe_spelled(stamp)), (VERIFIERS["standard-webhooks"], standard)):
+        if stamp == str(number):
+            verifier.verify(BODY, signed)
+        else:
+            with pytest.raises(Unauthenticated):
+                verifier.verify(BODY, signed)

@@ -94,6 +94,17 @@ def test_twilio_without_an_auth_token_fails_closed() -> None:
         twilio_verifier([]).verify(b"a=b", headers, url=URL)
 
 
+def test_twilio_signature_with_non_ascii_is_refused_as_not_ascii() -> None:
+    from urllib.parse import urlencode
+
+    body = urlencode(TWILIO_VECTOR_PARAMS).encode()
+    headers = {"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": TWILIO_VECTOR_SIGNATURE}
+    with pytest.raises(Unauthenticated, match="ASCII"):
+        twilio_verifier(["12345"]).verify(
+            body, {**headers, "x-twilio-signature": TWILIO_VECTOR_SIGNATURE + "\u0660"}, url=TWILIO_VECTOR_URL
+        )
+
+
 # -- each new profile: valid, tampered, stale -------------------------------------------------------
 
 type Signer = Callable[[bytes, str, float], dict[str, str]]
@@ -161,3 +172,13 @@ def test_declared_parts_and_separator_build_the_message() -> None:
     assert message == b"m-1.7.{}"
     assert HmacSettings(header="X-Sig").parts == ("body",)
     assert HmacSettings(header="X-Sig", timestamp_header="X-Ts").parts == ("timestamp", "body")
+
+
+@pytest.mark.parametrize("source", TIMESTAMPED)
+def test_a_signed_timestamp_header_with_non_ascii_digits_is_a_401(source: str) -> None:
+    # Zendesk's time and HubSpot's milliseconds, each in Arabic-Indic digits and signed as sent
+    signed = SIGNERS[source](BODY, "secret", time.time())
+    name = next(name for name in signed if "timestamp" in name)
+    spelled = signed[name].translate({ord(d): 0x660 + int(d) for d in "0123456789"})
+    with pytest.raises(Unauthenticated, match="ASCII"):
+        verifier(source, "secret").verify(BODY, {**signed, name: spelled}, url=URL, method="POST")

@@ -59,10 +59,27 @@ def test_a_refusal_is_not_retried() -> None:
     assert "400" in ledger.entries[f"call:{SID}"].detail
 
 
-def test_retry_after_longer_than_the_deadline_ends_in_the_ledger_not_past_it() -> None:
-    sender, ledger = ScriptedWebhookSender([Transient("429", retry_after=60)]), FakeLedger()
-    forward(sender, ledger)
-    assert len(sender.sent) == 1
+def test_retry_after_longer_than_the_deadline_is_waited_out_to_the_deadline_then_tried_again() -> None:
+    # Given a receiver that asks for 100,000 s, then takes the message (the fake's deadline: 30 s)
+    sender, ledger = ScriptedWebhookSender([Transient("429", retry_after=100_000)]), FakeLedger()
+    slept: list[float] = []
+    forwarder = Forwarder(sender, FAST, sleep=slept.append)
+
+    # When it is forwarded
+    result = CallMessageOut(forwarder, ledger).forward(message().to_json(), deadline())
+
+    # Then the wait is cut to the budget, the retry delivers it, and nothing is ledgered
+    assert result.outcome == "forwarded"
+    assert len(sender.sent) == 2
+    assert slept == [pytest.approx(30 - FAST.min_attempt)]
+    assert ledger.entries == {}
+
+
+def test_retry_after_longer_than_the_deadline_that_fails_again_ends_in_the_ledger() -> None:
+    sender = ScriptedWebhookSender([Transient("429", retry_after=60)] * 2)
+    ledger = FakeLedger()
+    CallMessageOut(Forwarder(sender, FAST, sleep=lambda _: None), ledger).forward(message().to_json(), deadline(2))
+    assert len(sender.sent) == 2
     assert ledger.entries[f"call:{SID}"].reason == "forward_failed"
 
 

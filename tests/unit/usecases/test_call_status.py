@@ -67,6 +67,11 @@ def test_malformed_call_sid_is_refused() -> None:
         target(params(CallSid="CA123", To="client:bob", ParentCallSid=PARENT), {})
 
 
+def test_a_key_in_the_url_naming_an_internal_item_is_refused() -> None:
+    with pytest.raises(InvalidCallback, match="not starting with #"):
+        target(params(CallSid=CHILD, ParentCallSid=PARENT, To="+1555"), {"key": [f"#call:{PARENT}"], "leg": ["parent"]})
+
+
 def test_signed_url_is_https_host_path_and_raw_query() -> None:
     request = HttpRequest(
         b"",

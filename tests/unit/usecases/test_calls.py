@@ -92,3 +92,11 @@ def test_removing_a_call_the_key_is_not_on_is_a_mismatch() -> None:
         service.remove(KEY, NEWER)
     with pytest.raises(InvalidRequest):
         service.remove(KEY, "nope")
+
+
+@pytest.mark.parametrize("raw", [f"%23call:{CALL}", f"#call:{CALL}"])
+def test_a_key_naming_an_internal_item_is_refused_and_nothing_is_written(raw: str) -> None:
+    service, registry, _ = calls()
+    with pytest.raises(InvalidRequest, match="not starting with #"):
+        register(service, raw, {"call_sid": NEWER})
+    assert registry.states == {}

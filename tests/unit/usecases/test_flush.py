@@ -26,7 +26,10 @@ class World:
         self.ledger = FakeLedger()
         self.sender = ScriptedUdmSender(list(script))
         delivery = UdmOut(self.sender, FAST, self.registry)
-        self.flush = ParkedFlush(self.store, self.registry, delivery, self.ledger, clock=self.clock)
+        self.waited: list[float] = []
+        self.flush = ParkedFlush(
+            self.store, self.registry, delivery, self.ledger, clock=self.clock, sleep=self.waited.append
+        )
 
     def park(self, *ids: str, hold: int = 60) -> None:
         for event_id in ids:
@@ -102,3 +105,27 @@ def test_a_key_whose_calls_all_ended_is_not_flushed() -> None:
     world.park("e1")
     assert world.flush.call_changed(KEY, CallState(), deadline()).ended == []
     assert len(world.store.pending(KEY)) == 1
+
+
+def test_a_throttled_event_is_not_tried_before_twilios_retry_after() -> None:
+    # Given an event parked because Twilio asked for a 2 s pause
+    world = World()
+    event = Event(id="e1", type="t", timestamp=None, to=KEY, data={}, body={})
+    world.store.park(event, "{}", 60, recipient=KEY, cause="throttled", not_before=world.clock() + 2)
+    world.registry.register(KEY, CALL, 3600)
+
+    # When it is flushed, Then the flusher waited the pause out before its one attempt
+    assert world.outcomes() == [(Outcome.FLUSHED, "e1")]
+    assert world.waited == [2.0]
+
+
+def test_a_pause_longer_than_the_deadline_hands_the_event_back_for_later() -> None:
+    world = World()
+    event = Event(id="e1", type="t", timestamp=None, to=KEY, data={}, body={})
+    world.store.park(event, "{}", 600, recipient=KEY, cause="throttled", not_before=world.clock() + 300)
+    world.registry.register(KEY, CALL, 3600)
+    with pytest.raises(TwilioUnavailable):
+        world.flush.flush(KEY, deadline(30))
+    [left] = world.store.pending(KEY)
+    assert left.state == "parked"
+    assert world.sender.sent == []

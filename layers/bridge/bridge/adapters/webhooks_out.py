@@ -17,6 +17,15 @@ from bridge.domain.errors import ConfigurationError, ForwardRefused
 from bridge.domain.retry import Transient, retry_after_seconds
 
 USER_AGENT = "udm-bridge-forwarder/1"
+# The request itself is wrong (the URL, a header), not the network: no retry can fix it.
+_UNSENDABLE = (
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.URLRequired,
+    requests.exceptions.InvalidJSONError,
+)
 
 
 def parse_forward_secrets(raw: str) -> tuple[str, ...]:
@@ -51,6 +60,8 @@ class StandardWebhookSender:
             )
         except requests.Timeout:
             raise Transient("receiver timeout") from None
+        except _UNSENDABLE as error:
+            raise ForwardRefused(None, f"the request could not be made: {type(error).__name__}") from None
         except requests.RequestException as error:
             raise Transient(f"receiver connection failed: {type(error).__name__}") from None
         status = response.status_code

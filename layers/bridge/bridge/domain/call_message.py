@@ -10,8 +10,10 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
+from bridge.domain.keys import internal_key
 from bridge.domain.outcomes import Outcome
 from bridge.domain.parking import LedgerEntry, Undelivered
 
@@ -23,8 +25,23 @@ WEBHOOK_TYPE = "call.message"
 MESSAGE_SID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Far above a message's 10 KB Content, far below SQS's message size limit.
 MAX_MESSAGE_BYTES = 64 * 1024
-# The registry's second item per Call SID, for the Call SID -> key lookup: "#call:<CallSid>".
-OWNER_PREFIX = "#call:"
+# The registry's second item per Call SID, for the Call SID -> key lookup: "#call:<CallSid>", a
+# name no recipient key can take.
+OWNER_PREFIX = internal_key("call:")
+
+
+# The fields of a callback the bridge reads, each of which Twilio sends once; without the first
+# three there is nothing to forward, and a field given twice would let its order decide.
+REQUIRED_FIELDS = ("CallSid", "Sid", "Content")
+READ_FIELDS = (*REQUIRED_FIELDS, "ContentType", "SequenceNumber")
+
+
+class Claim(StrEnum):
+    """What claiming a message's Sid found: each Sid is queued once, however often it arrives."""
+
+    CLAIMED = "claimed"  # this invocation queues it
+    QUEUED = "queued"  # an earlier arrival queued it: this one is a replay
+    BUSY = "busy"  # another invocation is queueing it right now
 
 
 def subscription_key(call_sid: str) -> str:

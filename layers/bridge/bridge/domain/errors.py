@@ -224,8 +224,9 @@ class RouteNotFound(BridgeError):
 
 
 class ForwardRefused(Exception):
-    """The receiver of a forwarded call message answered what no retry changes (a 4xx other than 429, a 3xx)."""
+    """What no retry of a forwarded call message changes: the receiver's answer (a 4xx other than
+    429, a 3xx; `status`), or a request that can't be made at all (an invalid URL or header)."""
 
-    def __init__(self, status: int) -> None:
-        super().__init__(f"the receiver answered {status}")
+    def __init__(self, status: int | None, detail: str | None = None) -> None:
+        super().__init__(detail or f"the receiver answered {status}")
         self.status = status

@@ -8,15 +8,28 @@ from datetime import UTC, datetime
 DEFAULT_CLOCK_SKEW_SECONDS = 30
 
 
-def event_time(timestamp: str | None) -> float | None:
-    """Epoch seconds of an RFC 3339 time (the Event's `timestamp`); None when absent or unreadable."""
-    if not timestamp:
+def rfc3339(text: object) -> datetime | None:
+    """The one reading of an RFC 3339 date-time: the schemas' `date-time` format accepts exactly what
+    this parses, so no time passes validation that freshness can't read. `t` and `z` may be lower
+    case (RFC 3339, 5.6); ASCII digits only; no leap second, as jsonschema's checker never took one."""
+    from rfc3339_validator import validate_rfc3339  # type: ignore[import-untyped]
+
+    if not isinstance(text, str) or not text.isascii():
+        return None
+    upper = text.upper()
+    # The validator's `$` also matches before a trailing newline; fromisoformat refuses one.
+    if not validate_rfc3339(upper):
         return None
     try:
-        moment = datetime.fromisoformat(timestamp)
+        return datetime.fromisoformat(upper)
     except ValueError:
         return None
-    return moment.timestamp() if moment.tzinfo is not None else None
+
+
+def event_time(timestamp: str | None) -> float | None:
+    """Epoch seconds of an RFC 3339 time (the Event's `timestamp`); None when absent or unreadable."""
+    moment = rfc3339(timestamp)
+    return moment.timestamp() if moment is not None else None
 
 
 def latest_call_start(occurred_at: float, hold_seconds: int, skew_seconds: int) -> float:

@@ -12,6 +12,10 @@ from bridge.domain.phones import PHONE_PREFIX, normalise_phone
 MAX_KEY_CHARS = 256
 # How many recipient keys one event may name: each is one registry read on the event's path.
 MAX_RECIPIENTS = 10
+# The calls table also holds the bridge's own items ("#call:<CallSid>", an SDK leg's owner) beside
+# the recipients' keys, so no recipient key may start with this.
+RESERVED_PREFIX = "#"
+KEY_RULE = f"1 to {MAX_KEY_CHARS} characters long, without control characters, not starting with {RESERVED_PREFIX}"
 
 
 def is_plain_text(value: str) -> bool:
@@ -21,14 +25,24 @@ def is_plain_text(value: str) -> bool:
 
 
 def is_recipient_key(value: object) -> bool:
-    return isinstance(value, str) and 1 <= len(value) <= MAX_KEY_CHARS and is_plain_text(value)
+    return (
+        isinstance(value, str)
+        and 1 <= len(value) <= MAX_KEY_CHARS
+        and is_plain_text(value)
+        and not value.startswith(RESERVED_PREFIX)
+    )
+
+
+def internal_key(name: str) -> str:
+    """The key of one of the bridge's own items in the calls table, which no recipient key can name."""
+    return RESERVED_PREFIX + name
 
 
 def recipient_key(raw: str) -> str:
     """A key from a URL path: clients may percent-encode it (identity%3Aalice) or not (identity:alice)."""
     key = unquote(raw)
     if not is_recipient_key(key):
-        raise InvalidRequest(f"The key must be 1 to {MAX_KEY_CHARS} characters long, without control characters.")
+        raise InvalidRequest(f"The key must be {KEY_RULE}.")
     return key
 
 
@@ -43,9 +57,7 @@ def recipient_keys(value: Any) -> tuple[str, ...]:
         if candidate is None or candidate is False or candidate == "":
             continue  # a candidate the delivery doesn't have (`a && join(...)` gives false or null)
         if not is_recipient_key(candidate):
-            raise ValueError(
-                f"found a recipient that is not a key of 1 to {MAX_KEY_CHARS} characters without control ones"
-            )
+            raise ValueError(f"found a recipient that is not a key of {KEY_RULE}")
         if candidate.startswith(PHONE_PREFIX):
             number = normalise_phone(candidate[len(PHONE_PREFIX) :])
             if number is None:

@@ -4,7 +4,7 @@ without delivery."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from bridge.domain.cards import redacted_in
@@ -47,6 +47,38 @@ class LedgerEntry:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def problems(self) -> list[str]:
+        """Each field whose value is not of its declared kind: an item another version (or a hand)
+        wrote; empty for every entry the bridge makes."""
+        found = []
+        for declared in fields(self):
+            kind, _, optional = str(declared.type).partition(" | ")
+            value = getattr(self, declared.name)
+            if value is None and optional:
+                continue
+            if isinstance(value, bool) or not isinstance(value, _KINDS[kind]):
+                what = {"str": "text", "tuple[str, ...]": "a list"}.get(kind, "a number")
+                found.append(f"{declared.name} is not {what}")
+            elif isinstance(value, tuple) and not all(isinstance(item, str) for item in value):
+                found.append(f"{declared.name} is not a list of text")
+        return found
+
+
+_KINDS: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "tuple[str, ...]": (tuple,),
+}
+
+
+@dataclass(frozen=True)
+class MalformedEntry:
+    """A ledger item that is not an entry: listed apart, so that it hides none of the others."""
+
+    event_key: str
+    problem: str
 
 
 @dataclass(frozen=True)
@@ -108,6 +140,7 @@ class ParkedEvent:
     attempts: int = 0
     cause: str = NO_CALL
     shared: bool = False  # the event has other recipients, each parked on its own
+    not_before: float = 0.0  # Twilio's Retry-After, when it throttled: no attempt before then
 
     def undelivered(self) -> Undelivered:
         return Undelivered(

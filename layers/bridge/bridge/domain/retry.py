@@ -1,5 +1,5 @@
-"""The retry budget: bounded attempts, exponential backoff with full jitter, Retry-After honoured,
-and never past the Lambda's deadline minus a reserve for the answer.
+"""The retry budget: bounded attempts, exponential backoff with full jitter, Retry-After honoured
+(up to the budget), and never past the Lambda's deadline minus a reserve for the answer.
 
 Only failures the caller marks as transient are retried; the caller keeps the idempotency key
 fixed across attempts so a retry can never become a second message.
@@ -17,12 +17,14 @@ from email.utils import parsedate_to_datetime
 
 
 class Transient(Exception):
-    """A failure worth another attempt; `retry_after` is the server's hint in seconds."""
+    """A failure worth another attempt; `retry_after` is the server's hint in seconds, and `throttled`
+    says the server is asking for less traffic (429) rather than failing."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, *, throttled: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.throttled = throttled
 
 
 class BudgetExhausted(Exception):
@@ -46,6 +48,13 @@ class RetryPolicy:
     max_delay: float = 2.0
     # An attempt shorter than this cannot succeed against a real API; don't start it.
     min_attempt: float = 0.3
+    # A Retry-After longer than the budget: wait what the budget allows for one last attempt (the
+    # forwarder: nobody waits on it), or stop at once (a delivery: its event is parked instead of
+    # holding a sender's request open).
+    wait_past_budget: bool = True
+    # Throttling ends the attempts at once: the caller has somewhere better to wait (ingest parks
+    # the event for the flusher rather than hold a sender's request, and a Lambda, through a burst).
+    stop_when_throttled: bool = False
 
     def delay(self, failed_attempts: int, retry_after: float | None, rng: random.Random) -> float:
         ceiling = min(self.max_delay, self.base_delay * (2 ** (failed_attempts - 1)))
@@ -112,6 +121,7 @@ def run_with_retries[T](
     rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
     last: Transient | None = None
     made = 0
+    last_chance = False
     for number in range(1, policy.max_attempts + 1):
         timeout = min(policy.attempt_timeout, deadline.left())
         if timeout < policy.min_attempt:
@@ -121,12 +131,17 @@ def run_with_retries[T](
             return attempt(timeout)
         except Transient as failure:
             last = failure
-        if number == policy.max_attempts:
+        if number == policy.max_attempts or last_chance or (last.throttled and policy.stop_when_throttled):
             break
-        pause = policy.delay(number, last.retry_after, rng)
-        if pause + policy.min_attempt > deadline.left():
-            # Waiting as asked would leave no time for the next attempt.
+        wanted = policy.delay(number, last.retry_after, rng)
+        allowed = deadline.left() - policy.min_attempt
+        if allowed < 0 or (wanted > allowed and not policy.wait_past_budget):
+            # Not even an attempt's minimum is left, or the server asks for more than there is.
             break
+        # A wait longer than the budget (Retry-After: 100000) is cut to it: one last attempt, as
+        # late as the budget allows, rather than none.
+        last_chance = wanted > allowed
+        pause = min(wanted, allowed)
         if on_retry is not None:
             on_retry(number, last, pause)
         sleep(pause)

@@ -2,8 +2,9 @@
 logs and counts its typed result through the one outcome table (bridge.entrypoints.outcomes).
 The one place a domain error becomes an RFC 9457 problem response.
 
-Each route reads its request before anything else, building its use case included: locally,
-concurrent invocations share one resolver, whose current event the next invocation replaces."""
+Each route reads its request before anything else, building its use case included. Powertools keeps
+the event being resolved on a class, one per process: Lambda runs one invocation per process at a
+time, and the local runtime gives each concurrent invocation its own (local/lambda_runtime.py)."""
 
 from __future__ import annotations
 
@@ -137,8 +138,8 @@ def messages_app() -> APIGatewayHttpResolver:
 
     @app.post("/twilio/messages")
     def message() -> Response[str]:
-        request = _request(app)
-        received = call_message_in().handle(request)
+        request, deadline = _request(app), _deadline(app)
+        received = call_message_in().handle(request, deadline)
         record(
             received.outcome,
             reason=received.reason,

@@ -24,7 +24,7 @@ def prime_ingest() -> None:
         {"type": "bridge.snapshot.prime", "timestamp": "2026-01-01T00:00:00Z", "to": "k", "data": {}},
     )
     # Builds the clients (no requests yet): settings parsed, botocore's service models loaded, the
-    # twilio client's HTTP path imported.
+    # Twilio adapter's HTTP pool built.
     bootstrap.ingest()
     logger.info("primed for snapshot")
 

@@ -219,9 +219,9 @@ class Profile:
         return Claim(event_key(self.name, str(event_id)), stable, dedupe_id=None)
 
     def extract(self, headers: Mapping[str, str], body: Any) -> Event | Ignored:
-        """The event of a body that carries one: checked against the profile's schema, a ping
-        acknowledged, then read."""
-        [item] = self.items(body)[:1] if self.batch is None else [body]
+        """The first event a body carries (its only one, but for a batch): checked against the
+        profile's schema, a ping acknowledged, then read."""
+        item = self.items(body)[0]
         return self.ping(headers, item) or self.read(headers, item)
 
     def read(self, headers: Mapping[str, str], item: Any) -> Event | Ignored:

@@ -12,6 +12,8 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
+from bridge.domain.freshness import rfc3339
+
 _SCHEMAS = resources.files("bridge") / "schemas"
 _MAX_REPORTED_ERRORS = 20
 _MAX_MESSAGE_CHARS = 300
@@ -57,11 +59,17 @@ def _no_trailing_newline(check: Callable[[object], bool]) -> Callable[[object], 
     return strict
 
 
+def _date_time(instance: object) -> bool:
+    # Freshness's own parser: a time the schema accepts is one freshness can read, the same way.
+    return not isinstance(instance, str) or rfc3339(instance) is not None
+
+
 def _strict_formats() -> FormatChecker:
     base = Draft202012Validator.FORMAT_CHECKER
     checker = FormatChecker(formats=())
     for name, (check, raises) in base.checkers.items():
         checker.checks(name, raises)(_no_trailing_newline(check))
+    checker.checks("date-time")(_date_time)
     return checker
 
 

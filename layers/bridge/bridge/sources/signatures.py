@@ -18,9 +18,9 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,6 +28,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from bridge.domain.errors import ConfigurationError, InvalidTwilioSignature, Unauthenticated
 from bridge.domain.events import DEFAULT_SOURCE
+from bridge.domain.freshness import rfc3339
 from bridge.domain.inbound import FormParams, HttpRequest
 from bridge.observability import logger
 
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
     from bridge.sources.profiles import HmacSettings, Profile
 
 DEFAULT_TOLERANCE_SECONDS = 300
+# A signed integer has one spelling: int() and float() also take "+1", " 1", "1_0", "01" and other
+# scripts' digits, and a signature over one spelling must not verify another.
+_INTEGER = re.compile(r"0|[1-9][0-9]{0,15}")
 
 
 class Verifier(Protocol):
@@ -78,6 +82,10 @@ class StandardWebhookVerifier:
         wanted = {name: headers.get(name, "") for name in ("webhook-id", "webhook-timestamp", "webhook-signature")}
         if not all(wanted.values()):
             raise Unauthenticated("The webhook-id, webhook-timestamp and webhook-signature headers are required.")
+        _ascii(wanted, "webhook-timestamp", "webhook-signature")
+        if header_integer(wanted["webhook-timestamp"]) is None:
+            # The package would read any spelling float() takes and check the signature over its own.
+            raise Unauthenticated("The webhook-timestamp is invalid or outside the 5 minute tolerance.")
         if not _is_utf8(body):
             # The package can only sign text; the signature is over bytes, so check those directly.
             self._verify_bytes(body, wanted)
@@ -139,12 +147,21 @@ def _matches(expected: bytes, provided: bytes) -> bool:
     return hmac.compare_digest(expected, provided)
 
 
+def header_integer(text: str) -> int | None:
+    """A header's integer in its one spelling, ASCII digits without sign, spaces or leading zeros; else None."""
+    return int(text) if _INTEGER.fullmatch(text) else None
+
+
+def _ascii(headers: Mapping[str, str], *names: str) -> None:
+    # Signatures and timestamps are ASCII; anything else can't be what the sender signed.
+    for name in names:
+        if not headers.get(name.lower(), "").isascii():
+            raise Unauthenticated(f"The {name} header must be ASCII.")
+
+
 def _within(timestamp: str, tolerance: int, clock: Callable[[], float]) -> bool:
-    try:
-        moment = int(timestamp)
-    except ValueError:
-        return False
-    return abs(clock() - moment) <= tolerance
+    moment = header_integer(timestamp)
+    return moment is not None and abs(clock() - moment) <= tolerance
 
 
 class GitHubVerifier:
@@ -153,11 +170,12 @@ class GitHubVerifier:
 
     def verify(self, body: bytes, headers: Mapping[str, str], *, url: str = "", method: str = "POST") -> None:
         _require_secrets(self._secrets)
+        _ascii(headers, "X-Hub-Signature-256")
         header = headers.get("x-hub-signature-256", "")
         scheme, _, hex_signature = header.partition("=")
         if scheme != "sha256" or not hex_signature:
             raise Unauthenticated("The X-Hub-Signature-256 header is missing or malformed.")
-        provided = hex_signature.strip().lower().encode("ascii", errors="replace")
+        provided = hex_signature.strip().lower().encode("ascii")
         for secret in self._secrets:
             if _matches(_digest(secret, body).hex().encode(), provided):
                 return
@@ -172,13 +190,14 @@ class StripeVerifier:
 
     def verify(self, body: bytes, headers: Mapping[str, str], *, url: str = "", method: str = "POST") -> None:
         _require_secrets(self._secrets)
+        _ascii(headers, "Stripe-Signature")
         timestamp, candidates = "", []
         for part in headers.get("stripe-signature", "").split(","):
             name, _, value = part.strip().partition("=")
             if name == "t":
                 timestamp = value
             elif name == "v1" and value:
-                candidates.append(value.strip().lower().encode("ascii", errors="replace"))
+                candidates.append(value.strip().lower().encode("ascii"))
         if not timestamp or not candidates:
             raise Unauthenticated("The Stripe-Signature header is missing or malformed.")
         if not _within(timestamp, self._tolerance, self._clock):
@@ -207,6 +226,7 @@ class HmacVerifier:
     def verify(self, body: bytes, headers: Mapping[str, str], *, url: str = "", method: str = "POST") -> None:
         _require_secrets(self._secrets)
         settings = self._settings
+        _ascii(headers, settings.header, *([settings.timestamp_header] if settings.timestamp_header else []))
         header = headers.get(settings.header.lower(), "").strip()
         if not header.startswith(settings.prefix) or len(header) == len(settings.prefix):
             raise Unauthenticated(f"The {settings.header} header is missing or malformed.")
@@ -260,13 +280,12 @@ def _unescape(url: str, characters: str) -> str:
 
 
 def _moment(timestamp: str, timestamp_format: str) -> float | None:
-    """Epoch seconds of a signed timestamp header: unix seconds, unix milliseconds or ISO 8601."""
-    try:
-        if timestamp_format == "iso8601":
-            moment = datetime.fromisoformat(timestamp)
-            return moment.timestamp() if moment.tzinfo is not None else None
-        value = int(timestamp)
-    except ValueError:
+    """Epoch seconds of a signed timestamp header: unix seconds, unix milliseconds or an RFC 3339 time."""
+    if timestamp_format == "iso8601":
+        moment = rfc3339(timestamp)
+        return moment.timestamp() if moment is not None else None
+    value = header_integer(timestamp)
+    if value is None:
         return None
     return value / 1000 if timestamp_format == "unix-ms" else float(value)
 
@@ -283,6 +302,8 @@ def verified_twilio_request(signatures: TwilioSignatures, request: HttpRequest, 
     signature = request.headers.get("x-twilio-signature", "")
     if not signature:
         raise InvalidTwilioSignature("The X-Twilio-Signature header is required.")
+    if not signature.isascii():
+        raise InvalidTwilioSignature("The X-Twilio-Signature header must be ASCII.")
     try:
         text = request.body.decode("utf-8")
     except UnicodeDecodeError:

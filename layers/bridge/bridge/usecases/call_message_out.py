@@ -2,13 +2,14 @@
 
 Every attempt carries the message SID as webhook-id, so a receiver that saw an earlier attempt
 dedupes the next. 429, 5xx, timeouts and connection errors are retried with exponential backoff,
-full jitter and Retry-After as a floor, inside the function's deadline; after the last attempt, or
+full jitter and Retry-After as a floor (cut to the function's deadline); after the last attempt, or
 on any other answer, the message goes to the ledger as forward_failed, from where it can be replayed.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -51,9 +52,10 @@ class Forwarded:
 class Forwarder:
     """One webhook body to the receiver, inside the retry budget; shared by the function and replays."""
 
-    def __init__(self, sender: WebhookSender, policy: RetryPolicy) -> None:
+    def __init__(self, sender: WebhookSender, policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep) -> None:
         self._sender = sender
         self._policy = policy
+        self._sleep = sleep
 
     def deliver(self, webhook_id: str, body: str, deadline: Deadline) -> Forwarded:
         attempts = 0
@@ -65,7 +67,9 @@ class Forwarder:
             return self._sender.send(webhook_id, body, timeout)
 
         try:
-            status = run_with_retries(attempt, self._policy, deadline, on_retry=retry_logged("forward"))
+            status = run_with_retries(
+                attempt, self._policy, deadline, sleep=self._sleep, on_retry=retry_logged("forward")
+            )
         except BudgetExhausted as exhausted:
             raise ForwardFailed(f"no attempt succeeded: {exhausted}", attempts) from None
         except ForwardRefused as refused:

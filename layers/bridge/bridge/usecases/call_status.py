@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 from bridge.domain.calls import CALL_SID
 from bridge.domain.errors import BridgeError, InvalidCallback
 from bridge.domain.inbound import FormParams, sequence_number, signed_url
-from bridge.domain.keys import MAX_KEY_CHARS, is_recipient_key
+from bridge.domain.keys import KEY_RULE, is_recipient_key
 from bridge.domain.limits import check_size
 from bridge.domain.outcomes import Happening, Outcome
 from bridge.domain.phones import phone_key
@@ -117,7 +117,7 @@ def target(params: FormParams, query: Mapping[str, list[str]]) -> Target | None:
             return None
         key, sid = IDENTITY_PREFIX + side[len(CLIENT_PREFIX) :], call_sid
     if not is_recipient_key(key):
-        raise InvalidCallback(f"The key must be 1 to {MAX_KEY_CHARS} characters long, without control characters.")
+        raise InvalidCallback(f"The key must be {KEY_RULE}.")
     if not CALL_SID.fullmatch(sid):
         raise InvalidCallback("The callback names no valid Call SID.")
     return Target(key=key, call_sid=sid, phone=phone_key(remote_party(params, via_parent)))

@@ -39,12 +39,14 @@ class ParkedFlush:
         udm_out: UdmOut,
         ledger: Ledger,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
         self._registry = registry
         self._udm_out = udm_out
         self._ledger = ledger
         self._clock = clock
+        self._sleep = sleep
 
     def call_changed(self, key: str, state: CallState, deadline: Deadline) -> FlushResult:
         """The CallsTable stream: a key's calls changed; flush when one of them is live."""
@@ -74,6 +76,16 @@ class ParkedFlush:
                 # No call (yet), or another flusher is posting this one: keep the order.
                 result.blocked = True
                 break
+            wait = event.not_before - self._clock()
+            if wait > 0:
+                # Twilio asked for a pause when it throttled this event: honour it here, or hand the
+                # record back to the stream (which retries it later) when the deadline can't.
+                if wait + 1.0 > deadline.left():
+                    self.store.release(event, token)
+                    pause = TwilioUnavailable("Twilio asked for a pause this flush can't wait out.", retry_after=1)
+                    pause.happened.extend(result.ended)
+                    raise pause
+                self._sleep(wait)
             try:
                 key = delivery_key(event.event_key, call.call_sid)
                 sent = self._udm_out.send(recipient, call.call_sid, event.content, key, deadline)

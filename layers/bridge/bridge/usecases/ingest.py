@@ -272,7 +272,9 @@ class Ingest:
             detail = f"the recipient's call started after {iso(latest)}, the latest start this event allows"
             return self._stale(plan, key, detail, call_sid)
         try:
-            sent = self._udm_out.send(key, call_sid, plan.content, delivery_key(event.key, call_sid), deadline)
+            # Twilio's 429 is backpressure: the event waits in the parked store, not in this request.
+            idempotency_key = delivery_key(event.key, call_sid)
+            sent = self._udm_out.send(key, call_sid, plan.content, idempotency_key, deadline, yield_to_throttling=True)
         except CallNotActive as gone:
             # The mapping was stale (the delivery ended it): the event may still wait for a call.
             if gone.mapping_removed:
@@ -284,8 +286,10 @@ class Ingest:
             if self._parking is None or self._parking.max_hold_seconds <= 0:
                 throttled.happened.extend(also)
                 raise
+            not_before = self._freshness.clock() + (throttled.retry_after or 0)
+            hold = self._parking.max_hold_seconds
             parked = self._parking.store.park(
-                event, plan.content, self._parking.max_hold_seconds, recipient=key, cause=THROTTLED
+                event, plan.content, hold, recipient=key, cause=THROTTLED, not_before=not_before
             )
             detail = "twilio did not take the message in time; it is delivered when twilio accepts it"
             return Delivery(Outcome.PARKED, key, call_sid=call_sid, expires_at=parked.expires_at, detail=detail)

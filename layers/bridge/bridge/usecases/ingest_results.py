@@ -119,7 +119,8 @@ class EventResult:
         return {**found, "replayed": self.replayed}
 
 
-_BODY_FIELDS = tuple(f.name for f in fields(EventResult) if f.name not in ("outcome", "deliveries", "replayed", "also"))
+_NOT_IN_BODY = ("outcome", "deliveries", "replayed", "also", "redacted", "truncated")
+_BODY_FIELDS = tuple(f.name for f in fields(EventResult) if f.name not in _NOT_IN_BODY)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bridge.domain.errors import CallNotActive, TwilioUnavailable
@@ -20,8 +21,18 @@ class UdmOut:
         self._policy = policy
         self._registry = registry
 
-    def send(self, recipient: str, call_sid: str, content: str, key: str, deadline: Deadline) -> SentMessage:
+    def send(
+        self,
+        recipient: str,
+        call_sid: str,
+        content: str,
+        key: str,
+        deadline: Deadline,
+        *,
+        yield_to_throttling: bool = False,
+    ) -> SentMessage:
         """Posts with the same IdempotencyKey on every attempt, so a retry can't become a second message.
+        With `yield_to_throttling`, Twilio's first 429 ends the attempts (the caller parks the event).
 
         Raises TwilioUnavailable when the budget runs out, CallNotActive (after ending the stale
         mapping, which it says in `mapping_removed`) when Twilio says the call is gone, and the
@@ -31,7 +42,7 @@ class UdmOut:
         try:
             sent = run_with_retries(
                 lambda timeout: self._sender.send(call_sid, content, key, timeout),
-                self._policy,
+                replace(self._policy, stop_when_throttled=True) if yield_to_throttling else self._policy,
                 deadline,
                 on_retry=retry_logged("twilio"),
             )

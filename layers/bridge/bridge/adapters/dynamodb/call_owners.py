@@ -6,6 +6,7 @@ the subscriber writes them.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from bridge.adapters.dynamodb.codec import from_item, to_item
@@ -39,11 +40,16 @@ class DynamoCallOwners:
             item = self._client.get_item(
                 TableName=self._table,
                 Key=to_item({"recipient": owner_item_key(call_sid)}),
-                ProjectionExpression="#owner",
+                ProjectionExpression="#owner, expires_at",
                 ExpressionAttributeNames={"#owner": "owner"},
                 ConsistentRead=True,
             ).get("Item")
-        owner = from_item(item).get("owner") if item else None
+        values = from_item(item) if item else {}
+        # DynamoDB's TTL deletes an expired item within days, not at once: past its expiry the call
+        # is over, and a message claiming to come from it has no owner.
+        if values.get("expires_at", 0) <= time.time():
+            return None
+        owner = values.get("owner")
         return str(owner) if owner else None
 
     def subscribed(self, call_sid: str, subscription_sid: str) -> None:

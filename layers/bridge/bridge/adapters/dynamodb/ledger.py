@@ -2,7 +2,9 @@
 
 One item per event key, so whoever records a failure twice (a retried stream batch, the flusher
 and the TTL stream) writes the same entry. A GSI on (kind, failed_at) lists failures since a time
-with a Query, for the operator's `udm-bridge events failed`; retention is a TTL.
+with a Query, for the operator's `udm-bridge events failed`; retention is a TTL. An item that is
+not an entry (another version's, a hand edit's) is read as a MalformedEntry, never an exception,
+so it can't stop the others being listed or replayed.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from bridge.adapters.dynamodb.codec import build, from_item, to_item
 from bridge.adapters.dynamodb.errors import store_errors
-from bridge.domain.parking import LedgerEntry
+from bridge.domain.parking import LedgerEntry, MalformedEntry
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -37,13 +39,15 @@ class DynamoLedger:
         with store_errors("ledger"):
             self._client.put_item(TableName=self._table, Item=to_item(item))
 
-    def get(self, event_key: str) -> LedgerEntry | None:
+    def get(self, event_key: str) -> LedgerEntry | MalformedEntry | None:
         with store_errors("ledger"):
             item = self._client.get_item(TableName=self._table, Key=to_item({"event_key": event_key})).get("Item")
-        return build(LedgerEntry, from_item(item)) if item else None
+        return _read(item) if item else None
 
-    def failed_since(self, since: float, *, include_replayed: bool = False) -> list[LedgerEntry]:
-        entries: list[LedgerEntry] = []
+    def failed_since(
+        self, since: float, *, include_replayed: bool = False
+    ) -> tuple[list[LedgerEntry], list[MalformedEntry]]:
+        read: list[LedgerEntry | MalformedEntry] = []
         request: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": BY_FAILED_AT,
@@ -54,11 +58,13 @@ class DynamoLedger:
         while True:
             with store_errors("ledger"):
                 page = self._client.query(**request)
-            entries += [build(LedgerEntry, from_item(item)) for item in page.get("Items", [])]
+            read += [_read(item) for item in page.get("Items", [])]
             if "LastEvaluatedKey" not in page:
                 break
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return [entry for entry in entries if include_replayed or entry.replayed_at is None]
+        entries = [entry for entry in read if isinstance(entry, LedgerEntry)]
+        malformed = [entry for entry in read if isinstance(entry, MalformedEntry)]
+        return [entry for entry in entries if include_replayed or entry.replayed_at is None], malformed
 
     def mark_replayed(self, event_key: str, message_sid: str) -> None:
         with store_errors("ledger"):
@@ -68,3 +74,14 @@ class DynamoLedger:
                 UpdateExpression="SET replayed_at = :now, replay_message_sid = :sid",
                 ExpressionAttributeValues=to_item({":now": time.time(), ":sid": message_sid}),
             )
+
+
+def _read(item: dict[str, Any]) -> LedgerEntry | MalformedEntry:
+    values = from_item(item)
+    key = str(values.get("event_key", ""))
+    try:
+        entry = build(LedgerEntry, values)
+    except TypeError as error:  # a field missing
+        return MalformedEntry(key, str(error).removeprefix("LedgerEntry.__init__() "))
+    problems = entry.problems()
+    return MalformedEntry(key, "; ".join(problems)) if problems else entry

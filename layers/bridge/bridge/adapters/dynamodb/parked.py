@@ -34,7 +34,9 @@ class DynamoParkedStore:
         self._client = client
         self._clock = clock
 
-    def park(self, event: Event, content: str, hold_seconds: int, *, recipient: str, cause: str) -> ParkedEvent:
+    def park(
+        self, event: Event, content: str, hold_seconds: int, *, recipient: str, cause: str, not_before: float = 0.0
+    ) -> ParkedEvent:
         now = self._clock()
         parked = ParkedEvent(
             recipient=recipient,
@@ -48,6 +50,7 @@ class DynamoParkedStore:
             expires_at=int(now) + hold_seconds,
             cause=cause,
             shared=len(event.recipients) > 1,
+            not_before=not_before,
         )
         item = dataclasses.asdict(parked)
         del item["lease_until"]  # set by a claim
