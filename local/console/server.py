@@ -168,7 +168,8 @@ class Console:
         return views.calls(self.target.registry, stack.emulator, stack.receiver.received(), time.time())
 
     def _ledger(self) -> list[dict[str, Any]]:
-        return views.ledger(self.target.ledger.failed_since(0, include_replayed=True))
+        entries, _malformed = self.target.ledger.failed_since(0, include_replayed=True)  # the CLI lists those
+        return views.ledger(entries)
 
     def state(self) -> dict[str, Any]:
         return {"calls": self._calls(), "events": self.feed.summaries(), "ledger": self._ledger()}
@@ -221,6 +222,8 @@ class Console:
                 result = replay(entry, target, to or None)
             except BridgeError as error:
                 raise Problem(error.status if error.status < 500 else 502, error.detail) from None
+        if result.get("status") == "refused":  # the CLI's flags mean nothing on the page
+            result["detail"] = "it was too old for its recipient's call when it arrived; name the call it is for in To"
         self.watch.poke()
         log.info("console replayed a ledger entry", extra={"status": result.get("status")})
         shown = {**result, "event_key": mask_phones(str(result.get("event_key", "")))}

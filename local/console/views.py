@@ -121,7 +121,8 @@ def ledger(entries: Iterable[LedgerEntry]) -> list[dict[str, Any]]:
 
 def ledger_entry(store: DynamoLedger, ref: str) -> LedgerEntry | None:
     """The entry a page's handle names, replayed or not."""
-    for entry in store.failed_since(0, include_replayed=True):
+    entries, _malformed = store.failed_since(0, include_replayed=True)
+    for entry in entries:
         if ledger_ref(entry.event_key) == ref:
             return entry
     return None

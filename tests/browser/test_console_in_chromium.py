@@ -150,6 +150,10 @@ def test_replaying_a_ledger_entry_delivers_it(page: Page, served: Served, tmp_pa
     row = page.locator("#ledger tr").filter(has_text=event_id)
     expect(row.locator(".badge")).to_have_text("stale", timeout=LIVE)
     expect(row.locator(".replayed")).to_have_text("Not replayed yet.")
+    # Stale: not to whatever call alice is on now, only to the call the operator names
+    row.get_by_role("button", name="Replay").click()
+    expect(row.locator("output")).to_contain_text("refused: it was too old", timeout=LIVE)
+    row.get_by_label("To (a stale event needs one)").fill("identity:alice")
     row.get_by_role("button", name="Replay").click()
 
     call_sid = alice_call(served)
@@ -330,6 +334,7 @@ def test_the_console_as_the_docs_show_it(page: Page, served: Served, tmp_path: P
     )
     assert '"status": "stale"' in local_sign(served, yesterday, tmp_path, "--keep-time", "--id", late)
     row = page.locator("#ledger tr").filter(has_text=late)
+    row.get_by_label("To (a stale event needs one)").fill("identity:carol")
     row.get_by_role("button", name="Replay").click()
     expect(row.locator("output")).to_contain_text("delivered", timeout=LIVE)
 

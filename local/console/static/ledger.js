@@ -13,7 +13,7 @@ function replayForm(entry) {
   const form = el(
     'form',
     { class: 'replay', 'aria-label': `Replay ${entry.event_key}` },
-    el('label', { for: id, text: 'To (optional)' }),
+    el('label', { for: id, text: 'To (a stale event needs one)' }),
     to,
     button,
     output,
