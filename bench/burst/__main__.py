@@ -111,12 +111,14 @@ def measure(args: Any, started: datetime, wall0: float) -> dict[str, Any]:
         mark = time.monotonic()
         stats1, operations1 = world.emulator.stats(), world.moto.operations()
         functions = world.stack.concurrency()
+        # Parked first: an event the flusher moves on while this reads is then counted parked, not lost.
+        parked = world.items("ParkedTable")
         burst = Burst(
             plan=[event.as_dict() for event in events],
             attempts=attempts,
             messages=[m for m in world.messages() if (m["created_at"] or start_at) >= start_at],
             ledger=world.items("LedgerTable"),
-            parked=world.items("ParkedTable"),
+            parked=parked,
             calls=calls.by_key,
             started=start_at,
             seconds=args.seconds,
