@@ -319,17 +319,18 @@ def non_ascii(headers: dict[str, str], name: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    ("verifier", "signed", "name"),
+    ("verifier", "sign", "name"),
     [
-        (StandardWebhookVerifier([SECRET]), headers(), "webhook-signature"),
-        (GitHubVerifier(["gh-secret"]), github_headers("gh-secret"), "x-hub-signature-256"),
-        (StripeVerifier(["whsec_stripe"], tolerance=300), stripe_headers("whsec_stripe"), "stripe-signature"),
+        (StandardWebhookVerifier([SECRET]), headers, "webhook-signature"),
+        (GitHubVerifier(["gh-secret"]), lambda: github_headers("gh-secret"), "x-hub-signature-256"),
+        (StripeVerifier(["whsec_stripe"], tolerance=300), lambda: stripe_headers("whsec_stripe"), "stripe-signature"),
     ],
     ids=["standard-webhooks", "github", "stripe"],
 )
 def test_non_ascii_anywhere_in_a_signature_header_is_a_401(
-    verifier: Verifier, signed: dict[str, str], name: str
+    verifier: Verifier, sign: Callable[[], dict[str, str]], name: str
 ) -> None:
+    signed = sign()  # signed as the test runs: a collection minutes earlier is outside the tolerance
     verifier.verify(BODY, signed)
     with pytest.raises(Unauthenticated, match="ASCII"):
         verifier.verify(BODY, non_ascii(signed, name))
