@@ -37,12 +37,18 @@ def matches(pattern: Any, value: Any) -> bool:
 
 
 class TtlSweeper:
-    """Deletes expired items like DynamoDB's TTL process (only faster), remembering which it deleted."""
+    """Deletes expired items like DynamoDB's TTL process (only faster), remembering which it deleted.
 
-    def __init__(self, client: Any, tables: dict[str, str], interval: float = 1.0) -> None:
+    Its scans are moto's work, shared with the handlers': only expired keys come back, and the next
+    sweep waits at least 1/`share` times as long as the last one took, so tables of thousands of live
+    items can't take moto from the events."""
+
+    def __init__(self, client: Any, tables: dict[str, str], interval: float = 1.0, share: float = 0.1) -> None:
         self._client = client
         self._tables = tables  # table name -> TTL attribute
         self._interval = interval
+        self._share = share
+        self._key_names: dict[str, list[str]] = {}
         self._deleted: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -64,14 +70,19 @@ class TtlSweeper:
         now = int(time.time())
         removed = 0
         for table, attribute in self._tables.items():
-            description = self._client.describe_table(TableName=table)["Table"]
-            key_names = [key["AttributeName"] for key in description["KeySchema"]]
-            # A local stand-in for a background process: the only Scan, and never in Lambda code.
-            for page in self._client.get_paginator("scan").paginate(TableName=table):
+            key_names = self._keys_of(table)
+            # A local stand-in for a background process: the only Scan, and never in Lambda code. Only
+            # expired keys come back: serialising every live item was most of moto's time in a burst.
+            # DynamoDB's TTL ignores an attribute that is not a Number, so this does.
+            pages = self._client.get_paginator("scan").paginate(
+                TableName=table,
+                FilterExpression="attribute_type(#ttl, :number) AND #ttl <= :now",
+                ProjectionExpression=", ".join(f"#k{index}" for index in range(len(key_names))) + ", #ttl",
+                ExpressionAttributeNames={"#ttl": attribute, **{f"#k{i}": name for i, name in enumerate(key_names)}},
+                ExpressionAttributeValues={":number": {"S": "N"}, ":now": {"N": str(now)}},
+            )
+            for page in pages:
                 for item in page.get("Items", []):
-                    expiry = item.get(attribute, {}).get("N")
-                    if expiry is None or int(float(expiry)) > now:
-                        continue
                     keys = {name: item[name] for name in key_names}
                     with self._lock:
                         self._deleted.add((table, _key_text(keys)))
@@ -89,12 +100,21 @@ class TtlSweeper:
                             self._deleted.discard((table, _key_text(keys)))
         return removed
 
+    def _keys_of(self, table: str) -> list[str]:
+        if table not in self._key_names:
+            description = self._client.describe_table(TableName=table)["Table"]
+            self._key_names[table] = [key["AttributeName"] for key in description["KeySchema"]]
+        return self._key_names[table]
+
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
+        pause = self._interval
+        while not self._stop.wait(pause):
+            started = time.monotonic()
             try:
                 self.sweep()
             except Exception:
                 log.exception("ttl sweep failed")
+            pause = max(self._interval, (time.monotonic() - started) / self._share)
 
 
 def mark_ttl_removal(table: str, keys: dict[str, Any]) -> None:
