@@ -31,10 +31,10 @@ class World:
             self.store, self.registry, delivery, self.ledger, clock=self.clock, sleep=self.waited.append
         )
 
-    def park(self, *ids: str, hold: int = 60) -> None:
+    def park(self, *ids: str, hold: int = 60, cause: str = "no_call") -> None:
         for event_id in ids:
             event = Event(id=event_id, type="t", timestamp=None, to=KEY, data={}, body={})
-            self.store.park(event, f'{{"id":"{event_id}"}}', hold, recipient=KEY, cause="no_call")
+            self.store.park(event, f'{{"id":"{event_id}"}}', hold, recipient=KEY, cause=cause)
 
     def outcomes(self) -> list[tuple[Outcome, str]]:
         return [(item.outcome, item.get("event_key")) for item in self.flush.flush(KEY, deadline()).ended]
@@ -66,6 +66,18 @@ def test_an_expired_event_goes_to_the_ledger_and_the_next_is_delivered() -> None
     world.registry.register(KEY, CALL, 3600)
     assert world.outcomes() == [(Outcome.EXPIRED, "old"), (Outcome.FLUSHED, "new")]
     assert world.ledger.reasons == {"old": "expired"}
+    assert world.ledger.entries["old"].detail == "no call registered before the hold ran out"
+
+
+def test_an_event_twilio_throttled_past_its_hold_is_ledgered_as_such() -> None:
+    world = World()
+    world.registry.register(KEY, CALL, 3600)
+    world.park("throttled", hold=1, cause="throttled")
+    world.clock.advance(5)
+    assert world.outcomes() == [(Outcome.EXPIRED, "throttled")]
+    entry = world.ledger.entries["throttled"]
+    assert (entry.reason, entry.detail) == ("expired", "twilio throttled the account until the hold ran out")
+    assert world.sender.sent == []
 
 
 def test_twilio_unavailable_releases_the_event_keeps_the_order_and_says_what_was_done() -> None:
@@ -129,3 +141,38 @@ def test_a_pause_longer_than_the_deadline_hands_the_event_back_for_later() -> No
     [left] = world.store.pending(KEY)
     assert left.state == "parked"
     assert world.sender.sent == []
+
+
+def test_a_pause_that_outlasts_the_hold_ledgers_the_event_instead_of_delivering_it_late() -> None:
+    # Given an event whose hold ends 1 s from now, Twilio having asked for a 2 s pause
+    world = World()
+    flush = ParkedFlush(
+        world.store,
+        world.registry,
+        UdmOut(world.sender, FAST, world.registry),
+        world.ledger,
+        clock=world.clock,
+        sleep=world.clock.advance,
+    )
+    event = Event(id="e1", type="t", timestamp=None, to=KEY, data={}, body={})
+    world.store.park(event, "{}", 1, recipient=KEY, cause="throttled", not_before=world.clock() + 2)
+    world.registry.register(KEY, CALL, 3600)
+
+    # When it is flushed, Then it waited the pause out, found its hold over, and ledgered it unsent
+    assert [happening.outcome for happening in flush.flush(KEY, deadline()).ended] == [Outcome.EXPIRED]
+    assert world.sender.sent == []
+    assert world.ledger.entries["e1"].detail == "twilio throttled the account until the hold ran out"
+    assert world.store.pending(KEY) == []
+
+
+def test_an_event_with_less_hold_left_than_one_attempt_is_ledgered_not_tried() -> None:
+    # Given an event whose hold ends in half a second, each attempt allowing 1 s
+    world = World()
+    world.park("short", hold=1)
+    world.registry.register(KEY, CALL, 3600)
+    world.clock.advance(0.5)
+
+    # When it is flushed, Then no attempt Twilio might finish after the client gave up was started
+    assert world.outcomes() == [(Outcome.EXPIRED, "short")]
+    assert world.sender.sent == []
+    assert world.store.pending(KEY) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bridge.domain.errors import CallNotActive, TwilioRejected, TwilioUnavailable
-from bridge.domain.retry import RetryPolicy, Transient
+from bridge.domain.retry import Deadline, RetryPolicy, Transient
 from bridge.usecases.udm_out import UdmOut
 from unit.fakes import Clock, FakeRegistry, ScriptedUdmSender, deadline
 
@@ -64,3 +64,45 @@ def test_a_refusal_is_not_retried() -> None:
     with pytest.raises(TwilioRejected):
         UdmOut(sender, FAST, FakeRegistry()).send(KEY, CALL, "{}", "evt_1", deadline())
     assert len(sender.script) == 1
+
+
+def test_after_a_429_callers_that_yield_send_nothing_until_its_retry_after_has_passed() -> None:
+    # Given Twilio throttled one delivery, asking for 2 seconds
+    clock = Clock()
+    sender = ScriptedUdmSender([Transient("429", retry_after=2.0, throttled=True)])
+    delivery = UdmOut(sender, FAST, FakeRegistry(), clock=clock)
+    with pytest.raises(TwilioUnavailable):
+        delivery.send(KEY, CALL, "{}", "evt_1", deadline(), yield_to_throttling=True)
+
+    # When another event comes within the pause, Then it is not sent and hears how long is left
+    clock.advance(0.5)
+    with pytest.raises(TwilioUnavailable) as paused:
+        delivery.send(KEY, CALL, "{}", "evt_2", deadline(), yield_to_throttling=True)
+    assert paused.value.retry_after == 2  # 1.5 s left, in whole seconds
+    assert sender.sent == []
+
+    # And a caller that waits its turn (the flusher) still sends; once the pause is over, so does ingest
+    delivery.send(KEY, CALL, "{}", "evt_3", deadline())
+    clock.advance(1.6)
+    delivery.send(KEY, CALL, "{}", "evt_2", deadline(), yield_to_throttling=True)
+    assert [key for _, _, key in sender.sent] == ["evt_3", "evt_2"]
+
+
+def test_a_failure_that_is_not_throttling_pauses_nothing() -> None:
+    clock = Clock()
+    sender = ScriptedUdmSender([Transient("twilio answered 503", retry_after=5.0)] * 3)
+    delivery = UdmOut(sender, FAST, FakeRegistry(), clock=clock)
+    with pytest.raises(TwilioUnavailable):
+        delivery.send(KEY, CALL, "{}", "evt_1", deadline(), yield_to_throttling=True)
+    delivery.send(KEY, CALL, "{}", "evt_2", deadline(), yield_to_throttling=True)
+    assert [key for _, _, key in sender.sent] == ["evt_2"]
+
+
+def test_whole_attempts_start_none_the_deadline_would_cut_short() -> None:
+    sender = ScriptedUdmSender([])
+    short = Deadline(lambda: 500, reserve=0.0)  # FAST allows 1 s an attempt; half a second is left
+    with pytest.raises(TwilioUnavailable):
+        UdmOut(sender, FAST, FakeRegistry()).send(KEY, CALL, "{}", "evt_1", short, whole_attempts=True)
+    assert sender.sent == []
+    UdmOut(sender, FAST, FakeRegistry()).send(KEY, CALL, "{}", "evt_1", short)
+    assert [key for _, _, key in sender.sent] == ["evt_1"]

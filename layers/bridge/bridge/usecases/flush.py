@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from bridge.domain.errors import CallNotActive, TwilioCredentialsRejected, TwilioRejected, TwilioUnavailable
 from bridge.domain.events import delivery_key
 from bridge.domain.outcomes import Happening, Outcome, stale_mapping_removed
-from bridge.domain.parking import FlushResult
+from bridge.domain.parking import THROTTLED, FlushResult
 
 if TYPE_CHECKING:
     from bridge.domain.calls import CallState
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bridge.usecases.udm_out import UdmOut
 
 _NO_CALL = "no call registered before the hold ran out"
+_THROTTLED = "twilio throttled the account until the hold ran out"
 
 
 class ParkedFlush:
@@ -86,9 +87,17 @@ class ParkedFlush:
                     pause.happened.extend(result.ended)
                     raise pause
                 self._sleep(wait)
+            window = event.expires_at - self._clock()
+            if window < self._udm_out.attempt_timeout:
+                # An attempt the hold cut short could still reach Twilio after the client gave up: a
+                # message both delivered and in the ledger. Only whole attempts, all within the hold.
+                result.ended.append(self._fail(event, token, Outcome.EXPIRED, _expiry_detail(event)))
+                continue
             try:
                 key = delivery_key(event.event_key, call.call_sid)
-                sent = self._udm_out.send(recipient, call.call_sid, event.content, key, deadline)
+                sent = self._udm_out.send(
+                    recipient, call.call_sid, event.content, key, deadline.within(window), whole_attempts=True
+                )
             except (TwilioUnavailable, TwilioCredentialsRejected) as failed:
                 self.store.release(event, token)
                 failed.happened.extend(result.ended)
@@ -110,9 +119,9 @@ class ParkedFlush:
         return result
 
     def expired(self, event: ParkedEvent) -> Happening:
-        """A parked event whose hold ran out before a call registered (found by a flush, or removed
-        by DynamoDB's TTL): into the ledger."""
-        self._ledger.record(event.undelivered().failed(Outcome.EXPIRED, _NO_CALL, attempts=event.attempts))
+        """A parked event whose hold ran out before a call registered, or before Twilio took it (found
+        by a flush, or removed by DynamoDB's TTL): into the ledger, saying which."""
+        self._ledger.record(event.undelivered().failed(Outcome.EXPIRED, _expiry_detail(event), attempts=event.attempts))
         return Happening(Outcome.EXPIRED, {"event_key": event.event_key, "recipient": event.recipient})
 
     def _fail(
@@ -123,3 +132,7 @@ class ParkedFlush:
         self._ledger.record(entry)
         self.store.remove(event, token)
         return Happening(reason, {"event_key": event.event_key, "detail": detail})
+
+
+def _expiry_detail(event: ParkedEvent) -> str:
+    return _THROTTLED if event.cause == THROTTLED else _NO_CALL
