@@ -78,7 +78,7 @@ def measure(args: Any, started: datetime, wall0: float) -> dict[str, Any]:
     invalid: list[str] = []
     mark = time.monotonic()
     limits = {"IngestFunction": args.ingest_concurrency} if args.ingest_concurrency else {}
-    world = World(limits)
+    world = World(limits, hold_seconds=args.hold_seconds)
     try:
         phases["stack"] = time.monotonic() - mark
         log(f"stack up: front {world.front}, moto {world.moto.url} (own process), Twilio {world.emulator.base_url}")
@@ -99,7 +99,7 @@ def measure(args: Any, started: datetime, wall0: float) -> dict[str, Any]:
         world.emulator.set_concurrency_limit(args.twilio_limit, retry_after=args.retry_after)
         RUNTIME.reset_counters()
         world.emulator.reset_concurrency_counters()
-        stats0, operations0 = world.emulator.stats(), world.moto.operations()
+        stats0, operations0, cpu0 = world.emulator.stats(), world.moto.operations(), world.moto.cpu_seconds()
 
         mark = time.monotonic()
         delays = retry_delays(args.retry_compression, args.sender_attempts)
@@ -109,7 +109,7 @@ def measure(args: Any, started: datetime, wall0: float) -> dict[str, Any]:
         phases["settle"] = world.drain(args.settle_seconds)
 
         mark = time.monotonic()
-        stats1, operations1 = world.emulator.stats(), world.moto.operations()
+        stats1, operations1, cpu1 = world.emulator.stats(), world.moto.operations(), world.moto.cpu_seconds()
         functions = world.stack.concurrency()
         # Parked first: an event the flusher moves on while this reads is then counted parked, not lost.
         parked = world.items("ParkedTable")
@@ -141,6 +141,7 @@ def measure(args: Any, started: datetime, wall0: float) -> dict[str, Any]:
     twilio_stats = {name: stats1[name] - stats0.get(name, 0) for name in stats1}
     twilio_stats["peak_in_flight"] = stats1["peak_in_flight"]
     operations = {name: count - operations0.get(name, 0) for name, count in operations1.items()}
+    moto_cpu = {name: round(spent - cpu0.get(name, 0.0), 2) for name, spent in cpu1.items()}
     wall = time.monotonic() - wall0
     if wall >= RUN_BUDGET_SECONDS:
         invalid.append(f"the run took {wall:.0f} s, over its {RUN_BUDGET_SECONDS:.0f} s budget")
@@ -164,6 +165,7 @@ def measure(args: Any, started: datetime, wall0: float) -> dict[str, Any]:
             "twilio_limit": args.twilio_limit,
             "twilio_ms": args.twilio_ms,
             "retry_after": args.retry_after,
+            "hold_seconds": args.hold_seconds,
             "offered_x": offered_load(args.events, args.seconds, args.twilio_ms, args.twilio_limit),
             "sender_timeout": args.sender_timeout,
             "sender_attempts": args.sender_attempts,
@@ -173,6 +175,7 @@ def measure(args: Any, started: datetime, wall0: float) -> dict[str, Any]:
         "twilio_stats": twilio_stats,
         "functions": functions,
         "operations": operations,
+        "moto_cpu_seconds": dict(sorted(moto_cpu.items(), key=lambda item: -item[1])),
         "calibration": calibration,
         "capacity": capacity(calibration, found["twilio"]["slot_use"], route_limit),
         "phases": {name: round(seconds, 1) for name, seconds in phases.items()},

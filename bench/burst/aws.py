@@ -11,6 +11,7 @@ import logging
 import socketserver
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -25,19 +26,27 @@ class OperationCounter:
         self._app = app
         self._ignore = ignore_agent
         self._counts: Counter[str] = Counter()
+        # moto's CPU by operation, the stack's own clients' (stream pollers, TTL sweeper) included.
+        self._cpu: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == OPERATIONS_PATH:
             with self._lock:
-                body = json.dumps(dict(self._counts)).encode()
+                body = json.dumps({"counts": self._counts, "cpu_seconds": self._cpu}).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
-        if target and self._ignore not in str(environ.get("HTTP_USER_AGENT", "")):
+        own = self._ignore in str(environ.get("HTTP_USER_AGENT", ""))
+        if target and not own:
             with self._lock:
                 self._counts[target] += 1
-        return self._app(environ, start_response)
+        started = time.thread_time()
+        answer = list(self._app(environ, start_response))
+        spent = time.thread_time() - started
+        with self._lock:
+            self._cpu[("stack " if own else "") + (target or environ.get("PATH_INFO", "?"))] += spent
+        return answer
 
 
 def main() -> int:

@@ -41,6 +41,10 @@ def blocks(run: dict[str, Any]) -> list[Block]:
             f"{load['offered_x']:.1f}x the limit (events/s x round trip / limit)"
         ),
         Note(
+            f"bridge: the template's settings but MaxHoldSeconds {load.get('hold_seconds', 300)}, so that what Twilio "
+            "could not take in time reaches the ledger within the run"
+        ),
+        Note(
             f"senders: a non-2xx, a timeout ({load['sender_timeout']:g} s) or no connection is retried on Svix's "
             f"schedule divided by {load['retry_compression']:g}, {load['sender_attempts']} attempts in all"
         ),

@@ -6,6 +6,7 @@ operations, each function's concurrency)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -67,9 +68,19 @@ class Moto:
             raise RuntimeError("moto's process did not start")
 
     def operations(self) -> dict[str, int]:
-        with urllib.request.urlopen(self.url + OPERATIONS_PATH, timeout=10) as answer:  # noqa: S310 - loopback
-            counts: dict[str, int] = json.loads(answer.read())
+        """The bridge's AWS operations so far, by X-Amz-Target."""
+        counts: dict[str, int] = self._read()["counts"]
         return counts
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """moto's CPU so far by operation, the stack's own pollers and sweeper (prefixed "stack ") included."""
+        spent: dict[str, float] = self._read()["cpu_seconds"]
+        return spent
+
+    def _read(self) -> dict[str, Any]:
+        with urllib.request.urlopen(self.url + OPERATIONS_PATH, timeout=10) as answer:  # noqa: S310 - loopback
+            found: dict[str, Any] = json.loads(answer.read())
+        return found
 
     def stop(self) -> None:
         if self._process.poll() is None:
@@ -91,7 +102,7 @@ class Calls:
 
 
 class World:
-    def __init__(self, function_concurrency: dict[str, int]) -> None:
+    def __init__(self, function_concurrency: dict[str, int], hold_seconds: int) -> None:
         from local.stack import LocalStack
 
         self.moto = Moto()
@@ -103,6 +114,8 @@ class World:
             self.stack.emulator = self.emulator
             self.stack.start()
             self.stack.apply_environment()
+            # The template's parameter, as a deploy would override it (the handlers read it at build).
+            os.environ["MAX_HOLD_SECONDS"] = str(hold_seconds)
         except BaseException:
             self.moto.stop()
             raise
