@@ -51,7 +51,7 @@ class SecretStore:
         with self._lock:  # one fetch at a time: a second reader waits for it rather than repeating it
             now = time.monotonic()
             if not self._fresh(secret_id, now):
-                others = [name for name in self._ids if name != secret_id and not self._fresh(name, now)]
+                others = [name for name in list(self._ids) if name != secret_id and not self._fresh(name, now)]
                 fetched = _fetch_all(self._client, [secret_id, *others])
                 stale_at = time.monotonic() + self._max_age
                 # Only values are kept: a secret that failed is fetched again when it is next read.
