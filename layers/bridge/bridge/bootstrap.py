@@ -8,7 +8,7 @@ registry, ledger and delivery with the same builders, so both run the same deliv
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from bridge.adapters.twilio.signatures import TwilioRequestSignatures
     from bridge.domain.retry import RetryPolicy
     from bridge.settings import LedgerSettings, ParkingSettings, RegistrySettings, TwilioAccount, TwilioApi
+    from bridge.sources.profiles import Profile
+    from bridge.sources.signatures import Verifier
     from bridge.usecases.call_message_in import CallMessageIn
     from bridge.usecases.call_message_out import CallMessageOut, Forwarder
     from bridge.usecases.call_status import CallStatus
@@ -179,10 +181,9 @@ def _secret_store(max_age_seconds: int) -> SecretStore:
 def ingest() -> Ingest:
     from bridge.adapters.dynamodb.first_seen import DynamoFirstSeen
     from bridge.adapters.dynamodb.idempotency import PowertoolsIdempotencyGate
-    from bridge.adapters.twilio.signatures import TwilioRequestSignatures
     from bridge.settings import IngestSettings
     from bridge.sources.profiles import load_profiles
-    from bridge.sources.signatures import TwilioVerifier, parse_secrets
+    from bridge.sources.signatures import parse_secrets
     from bridge.usecases.ingest import Freshness, Ingest, Parking
 
     settings = IngestSettings.from_env()
@@ -212,8 +213,16 @@ def ingest() -> Ingest:
         ),
         public_base_url=settings.public.public_base_url,
         # The twilio source's secrets are the account's auth tokens, checked as every Twilio request is.
-        verifiers={"twilio": lambda _, tokens: TwilioVerifier(TwilioRequestSignatures(lambda: tokens))},
+        verifiers={"twilio": _twilio_source_verifier},
     )
+
+
+def _twilio_source_verifier(_: Profile, tokens: Sequence[str]) -> Verifier:
+    # twilio's RequestValidator is imported by the first event from Twilio, not by every cold start.
+    from bridge.adapters.twilio.signatures import TwilioRequestSignatures
+    from bridge.sources.signatures import TwilioVerifier
+
+    return TwilioVerifier(TwilioRequestSignatures(lambda: tokens))
 
 
 @dataclass(frozen=True)
