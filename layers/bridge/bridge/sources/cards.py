@@ -108,8 +108,10 @@ def _text(value: Any) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Template:
+    """Literal text and compiled expressions, rendered all or nothing."""
+
     parts: tuple[str | Any, ...]  # literal text, or a compiled expression
 
     def render(self, document: Mapping[str, Any]) -> str | None:
@@ -126,8 +128,10 @@ class Template:
         return text or None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Text:
+    """Alternatives: the first template that renders."""
+
     alternatives: tuple[Template, ...]
 
     def render(self, document: Mapping[str, Any]) -> str | None:
@@ -138,8 +142,10 @@ class Text:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class CardSpec:
+    """How one type of event becomes a card."""
+
     title: Text
     summary: Text | None = None
     url: Text | None = None
@@ -161,8 +167,10 @@ class CardSpec:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class SourceCards:
+    """One source's card specs: by exact type, then by glob pattern."""
+
     exact: Mapping[str, CardSpec]
     patterns: tuple[tuple[str, CardSpec], ...]
 
@@ -177,8 +185,10 @@ class SourceCards:
 _FALLBACK = CardSpec(title=Text(()))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Cards:
+    """Every source's card specs, and what is redacted from every card."""
+
     sources: Mapping[str, SourceCards]
     redaction: cards.Redaction
 
