@@ -32,8 +32,11 @@ type Kind = Literal["required", "url", "int", "float"]
 
 _ENV = "env"
 
+# Settings are read once and only their fields are used: no generated __eq__ or __repr__ (each
+# generated method is compiled at import, on the cold start's path).
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False, repr=False)
 class EnvVar:
     """How one field is read: its variable, its kind, its minimum, and its unit in the field's."""
 
@@ -68,7 +71,7 @@ class EnvSettings:
 # -- groups: each variable is declared once, in the one group that holds it -------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RetrySettings(EnvSettings):
     """How hard one invocation tries a receiver before it gives up (Twilio, or FORWARD_URL)."""
 
@@ -89,7 +92,7 @@ class RetrySettings(EnvSettings):
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class TwilioRetry(RetrySettings):
     """Twilio: the sender is waiting, so a few short attempts before it hears 503."""
 
@@ -99,7 +102,7 @@ class TwilioRetry(RetrySettings):
     wait_past_budget: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ForwardRetry(RetrySettings):
     """The forward receiver: nobody waits on the queue's consumer, so more and longer attempts."""
 
@@ -109,7 +112,7 @@ class ForwardRetry(RetrySettings):
     backoff_cap_seconds: float = 5.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RegistrySettings(EnvSettings):
     """The call registry."""
 
@@ -119,7 +122,7 @@ class RegistrySettings(EnvSettings):
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ParkingSettings(EnvSettings):
     """Where events wait for their recipient's call, and for how long."""
 
@@ -128,7 +131,7 @@ class ParkingSettings(EnvSettings):
     default_hold_seconds: int = field(default=0, metadata=_var("DEFAULT_HOLD_SECONDS", "int", minimum=0))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class LedgerSettings(EnvSettings):
     """Where undeliverable events are recorded, and for how long."""
 
@@ -139,7 +142,7 @@ class LedgerSettings(EnvSettings):
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class IdempotencySettings(EnvSettings):
     """Events already handled, for as long as senders retry."""
 
@@ -149,21 +152,21 @@ class IdempotencySettings(EnvSettings):
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class SecretsSettings(EnvSettings):
     """How long a secret read from Secrets Manager is cached (a rotation is seen within it)."""
 
     max_age_seconds: int = field(default=300, metadata=_var("SECRETS_MAX_AGE_SECONDS", "int", minimum=0))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class TwilioAccount(EnvSettings):
     """The Twilio secret: the account SID and the auth token (or an API key) that signs and sends."""
 
     secret_id: str = field(metadata=_var("TWILIO_SECRET_ID"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class TwilioApi(EnvSettings):
     """Twilio's REST API, for the functions that post to calls."""
 
@@ -173,7 +176,7 @@ class TwilioApi(EnvSettings):
     retry: TwilioRetry = TwilioRetry()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class PublicUrl(EnvSettings):
     """Scheme, host and base path senders call, for the sources that sign the URL (HubSpot, Twilio),
     when they differ from what Lambda sees (a custom domain)."""
@@ -181,7 +184,7 @@ class PublicUrl(EnvSettings):
     public_base_url: str | None = field(default=None, metadata=_var("PUBLIC_BASE_URL", "url"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class LimitsSettings(EnvSettings):
     """What an event may be: its Content's size, and how far clocks may disagree about its time."""
 
@@ -193,7 +196,7 @@ class LimitsSettings(EnvSettings):
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ForwardUrl(EnvSettings):
     """Where messages from the call go; unset, forwarding is off and nothing subscribes."""
 
@@ -203,8 +206,10 @@ class ForwardUrl(EnvSettings):
 # -- what each function reads: its groups --------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class IngestSettings(EnvSettings):
+    """POST /events."""
+
     registry: RegistrySettings
     idempotency: IdempotencySettings
     webhook_secret_id: str = field(metadata=_var("WEBHOOK_SECRET_ID"))
@@ -216,8 +221,10 @@ class IngestSettings(EnvSettings):
     secrets: SecretsSettings
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class FlushSettings(EnvSettings):
+    """The flush function, fed by the calls and parked tables' streams."""
+
     registry: RegistrySettings
     twilio: TwilioApi
     parking: ParkingSettings
@@ -225,13 +232,17 @@ class FlushSettings(EnvSettings):
     secrets: SecretsSettings
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class CallsSettings(EnvSettings):
+    """/calls/{key}."""
+
     registry: RegistrySettings
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class CallStatusSettings(EnvSettings):
+    """POST /twilio/call-status."""
+
     registry: RegistrySettings
     twilio: TwilioAccount
     public: PublicUrl
@@ -303,7 +314,7 @@ class _Reader:
 # -- messages from the call ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class MessagesSettings(EnvSettings):
     """POST /twilio/messages: verify with the auth token, look the call's key up, claim the message's
     Sid (in the idempotency table), queue the message."""
@@ -316,7 +327,7 @@ class MessagesSettings(EnvSettings):
     secrets: SecretsSettings
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class SubscribeSettings(EnvSettings):
     """The CallsTable stream: subscribe each registered SDK leg to its messages when forwarding is on."""
 
@@ -334,7 +345,7 @@ class SubscribeSettings(EnvSettings):
         return base.rstrip("/") + "/twilio/messages" if base else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ForwardSettings(EnvSettings):
     """The queue's consumer: each message to FORWARD_URL, signed with the secret behind FORWARD_SECRET_ID."""
 

@@ -15,7 +15,7 @@ def is_call_sid(value: object) -> bool:
     return isinstance(value, str) and CALL_SID.fullmatch(value) is not None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ActiveCall:
     key: str
     call_sid: str
@@ -26,7 +26,7 @@ class ActiveCall:
         return {"key": self.key, "call_sid": self.call_sid, "expires_at": self.expires_at}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class CallEntry:
     started: float  # epoch seconds the call started (or was first seen)
     expires_at: int  # TTL safety net: the call counts as gone after this
@@ -97,7 +97,7 @@ class CallState:
         return max(ends, default=0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Change:
     """What a registry write did; `active` is the call ingest now messages for the key."""
 
@@ -105,7 +105,7 @@ class Change:
     active: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class SentMessage:
     message_sid: str
     call_sid: str

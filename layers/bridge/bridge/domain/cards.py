@@ -61,7 +61,7 @@ _FRACTION = re.compile(r"(\.\d{6})\d+")
 _MILLISECONDS_FROM = 100_000_000_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Card:
     """What the agent sees about one event, before redaction and the size limit."""
 
@@ -73,7 +73,7 @@ class Card:
     drop: tuple[str, ...] = ()  # data members to drop first, in order, when the card is over the limit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Content:
     """The UDM Content text, with the JSON pointers of what was redacted and whether data was dropped."""
 
@@ -82,7 +82,7 @@ class Content:
     truncated: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Redaction:
     """Members whose key names a secret are removed; text matching a pattern, or holding a card
     number, is masked. `keys` are snake_case names: a key matches one when, in snake_case, it is the

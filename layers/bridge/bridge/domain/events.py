@@ -13,7 +13,7 @@ MAX_ID_CHARS = 256
 EVENT_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Event:
     id: str
     type: str

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class HttpRequest:
     """The raw body, lower-case headers (as API Gateway HTTP APIs deliver them), and what the sender
     called, for schemes that sign the URL."""

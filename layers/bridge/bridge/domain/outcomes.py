@@ -40,7 +40,7 @@ class Outcome(StrEnum):
     FORWARD_FAILED = "forward_failed"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Happening:
     """Something a use case did besides its result (a parked event delivered, a stale mapping
     removed): the entry point logs and counts each as its outcome, with these fields."""

@@ -81,7 +81,7 @@ class MalformedEntry:
     problem: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Undelivered:
     """What a ledger entry is about: an event (or a call message) the bridge accepted, with what it
     would have sent. The one way a ledger entry is made."""
@@ -125,7 +125,7 @@ class Undelivered:
         return redacted_in(self.content)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ParkedEvent:
     recipient: str
     arrival: str

@@ -40,7 +40,7 @@ class BudgetExhausted(Exception):
         return max(1, math.ceil(hint))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RetryPolicy:
     max_attempts: int = 3
     attempt_timeout: float = 4.0

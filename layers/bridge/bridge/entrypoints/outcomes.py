@@ -16,7 +16,7 @@ from bridge.domain.outcomes import Happening, Outcome
 from bridge.observability import count
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Line:
     message: str
     level: str = "info"

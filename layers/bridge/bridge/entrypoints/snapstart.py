@@ -17,8 +17,13 @@ from bridge.observability import logger
 def prime_ingest() -> None:
     """Pays the first event's one-off costs into the snapshot, without secrets or connections in it."""
     from bridge.domain.events import DEFAULT_SOURCE
+    from bridge.sources.cards import load_cards
     from bridge.sources.profiles import load_profiles
 
+    # Every source's card specs, which a cold start without a snapshot compiles at the source's first event.
+    cards = load_cards()
+    for source in cards.sources:
+        cards.sources[source]
     load_profiles()[DEFAULT_SOURCE].extract(
         {"webhook-id": "evt_prime"},
         {"type": "bridge.snapshot.prime", "timestamp": "2026-01-01T00:00:00Z", "to": "k", "data": {}},

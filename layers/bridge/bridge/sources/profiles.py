@@ -78,7 +78,7 @@ _DEFAULT_PROFILE: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class HmacSettings:
     """What an HMAC sender signs, declared: the parts of the message in order, and what joins them.
 
@@ -135,8 +135,10 @@ class Claim:
     dedupe_id: str | None  # the signed body's digest, when it is the identity (not the ID)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Profile:
+    """How one source is read: compiled from its entry in sources.json."""
+
     name: str
     scheme: str
     expressions: dict[str, Any]  # compiled JMESPath: event_id, type, to, data; optional timestamp, hold

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 BATCH_PARALLELISM = 8
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Freshness:
     """Which call an event may reach: see freshness.latest_call_start. The event time is the one the
     event states, or, for a source that states none, when the bridge first saw it."""
@@ -61,7 +61,7 @@ class Freshness:
     clock: Callable[[], float] = time.time
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Parking:
     """How long an event may wait for its recipient's call, or for Twilio to stop throttling."""
 
@@ -79,7 +79,7 @@ class Parking:
         return max(0, min(requested, self.max_hold_seconds))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class _Plan:
     """One event, read and ready: its content, its hold, its recipients' calls (being looked up)
     and the latest a call may have started and still receive it."""

@@ -13,7 +13,7 @@ from bridge.domain.outcomes import Happening, Outcome
 _BEST_FIRST = (Outcome.DELIVERED, Outcome.PARKED, Outcome.STALE, Outcome.NO_ACTIVE_CALL)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Delivery:
     """What became of an event for one recipient key (and, when it has one, its call)."""
 
@@ -29,7 +29,7 @@ class Delivery:
         return {"status": str(self.outcome), **{name: value for name, value in found.items() if value is not None}}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class EventResult:
     """What became of one event: delivered, parked, stale, no_active_call or ignored. `body()` is
     the sender's answer (and what a retry is answered again); `also` is what happened beside it."""
@@ -123,7 +123,7 @@ _NOT_IN_BODY = ("outcome", "deliveries", "replayed", "also", "redacted", "trunca
 _BODY_FIELDS = tuple(f.name for f in fields(EventResult) if f.name not in _NOT_IN_BODY)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Unsettled:
     """An event of a batch that hit a failure its sender's retry may fix (a store or Twilio down)."""
 
@@ -136,7 +136,7 @@ class Unsettled:
         return {"status": "unsettled", "index": self.index, "code": self.code, "detail": self.detail}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Refused:
     """An event of a batch that can never be handled as sent (no ID, a broken schema): settled."""
 
@@ -150,7 +150,7 @@ class Refused:
         return {**body, "errors": list(self.errors)} if self.errors else body
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class BatchResult:
     """Every event of a batch, in order. Settled when none is unsettled: then the sender hears 2xx."""
 

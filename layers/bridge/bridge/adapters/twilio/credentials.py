@@ -9,7 +9,7 @@ from typing import Any
 from bridge.domain.errors import ConfigurationError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class TwilioCredentials:
     """Either the auth token, or an API key pair, authenticates REST calls."""
 
