@@ -20,13 +20,13 @@ from botocore.config import Config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from local import template
+from local import moto_speed, template
 from local.front import HttpFront
 from local.lambda_runtime import RUNTIME, invoke
 from local.senders import new_webhook_secret
 from local.senders import standard_webhooks_headers as sign
 from local.sqs import QueuePoller
-from local.streams import StreamPoller, TtlSweeper
+from local.streams import StreamPoller, StreamReader, TtlSweeper
 from local.twilio_emulator import Account, TwilioEmulator
 from local.webhook_receiver import WebhookReceiver
 
@@ -104,6 +104,7 @@ class MotoServer:
     a WSGI middleware of the caller's in front (the burst bench counts DynamoDB operations)."""
 
     def __init__(self, host: str, port: int, wrap: Callable[[Any], Any] | None = None) -> None:
+        moto_speed.apply()
         app: Any = _OneDynamoDBWriteAtATime(DomainDispatcherApplication(create_backend_app))
         if wrap is not None:
             app = wrap(app)
@@ -188,6 +189,7 @@ class LocalStack:
         self._streams = streams
         self.sweeper: TtlSweeper | None = None
         self.pollers: list[StreamPoller] = []
+        self.readers: list[StreamReader] = []
         self._moto: MotoServer | None = None
         self.aws_endpoint = ""
         # The systems that sent the events: where call messages are forwarded, as Standard Webhooks.
@@ -235,19 +237,28 @@ class LocalStack:
         }
         self.sweeper = TtlSweeper(self.client("dynamodb"), ttl_tables).start()
         self.start_queues()
+        readers: dict[tuple[str, str], StreamReader] = {}
         for function in self.functions.values():
             for source in function.streams:
+                table = self.table_name(source.table)
+                reader = readers.get((table, source.starting_position))
+                if reader is None:
+                    reader = readers[table, source.starting_position] = StreamReader(
+                        table=table,
+                        starting_position=source.starting_position,
+                        streams_client=self.client("dynamodbstreams"),
+                        dynamodb_client=self.client("dynamodb"),
+                        sweeper=self.sweeper,
+                    )
                 poller = StreamPoller(
                     function,
                     source,
+                    reader=reader,
                     on_failure=self._sender(source.on_failure) if source.on_failure else None,
-                    table=self.table_name(source.table),
-                    streams_client=self.client("dynamodbstreams"),
-                    dynamodb_client=self.client("dynamodb"),
                     invoke=_mapping_invoke,
-                    sweeper=self.sweeper,
                 )
                 self.pollers.append(poller.start())
+        self.readers = [reader.start() for reader in readers.values()]
 
     def settle(self, timeout: float = 10.0) -> None:
         """Waits until every stream poller has caught up (what was written so far is handled)."""
@@ -259,6 +270,8 @@ class LocalStack:
     def stop(self) -> None:
         if self.console is not None:
             self.console.stop()
+        for reader in self.readers:
+            reader.stop()
         for poller in self.pollers:
             poller.stop()
         for queue_poller in self.queue_pollers:
