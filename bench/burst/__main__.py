@@ -100,6 +100,7 @@ def measure(args: Any, started: datetime, wall0: float) -> dict[str, Any]:
         RUNTIME.reset_counters()
         world.emulator.reset_concurrency_counters()
         stats0, operations0, cpu0 = world.emulator.stats(), world.moto.operations(), world.moto.cpu_seconds()
+        processes0 = (world.moto.process_cpu_seconds(), time.process_time())
 
         mark = time.monotonic()
         delays = retry_delays(args.retry_compression, args.sender_attempts)
@@ -110,6 +111,7 @@ def measure(args: Any, started: datetime, wall0: float) -> dict[str, Any]:
 
         mark = time.monotonic()
         stats1, operations1, cpu1 = world.emulator.stats(), world.moto.operations(), world.moto.cpu_seconds()
+        processes1 = (world.moto.process_cpu_seconds(), time.process_time())
         functions = world.stack.concurrency()
         # Parked first: an event the flusher moves on while this reads is then counted parked, not lost.
         parked = world.items("ParkedTable")
@@ -176,6 +178,11 @@ def measure(args: Any, started: datetime, wall0: float) -> dict[str, Any]:
         "functions": functions,
         "operations": operations,
         "moto_cpu_seconds": dict(sorted(moto_cpu.items(), key=lambda item: -item[1])),
+        # Each process's CPU over the burst and the settling: which of the two cores ran out first.
+        "process_cpu_seconds": {
+            "moto": round(processes1[0] - processes0[0], 1),
+            "stack (handlers, front, emulator, senders)": round(processes1[1] - processes0[1], 1),
+        },
         "calibration": calibration,
         "capacity": capacity(calibration, found["twilio"]["slot_use"], route_limit),
         "phases": {name: round(seconds, 1) for name, seconds in phases.items()},

@@ -33,7 +33,9 @@ class OperationCounter:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == OPERATIONS_PATH:
             with self._lock:
-                body = json.dumps({"counts": self._counts, "cpu_seconds": self._cpu}).encode()
+                body = json.dumps(
+                    {"counts": self._counts, "cpu_seconds": self._cpu, "process_cpu_seconds": time.process_time()}
+                ).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         target = str(environ.get("HTTP_X_AMZ_TARGET", ""))

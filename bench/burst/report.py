@@ -85,11 +85,23 @@ def blocks(run: dict[str, Any]) -> list[Block]:
             [[name, *_function_row(stats)] for name, stats in run["functions"].items()],
         ),
         Note("throttled: invocations the function's concurrency refused (API Gateway answers those 500)"),
+        *_machine_notes(run),
         Heading("Goals"),
         Table(["goal", "met"], [[goal, "yes" if met else "no"] for goal, met in goals(run)]),
     ]
     out += [Note(line) for line in run.get("invalid_reasons", [])]
     return out
+
+
+def _machine_notes(run: dict[str, Any]) -> list[Block]:
+    """Where this machine's two cores went while the burst ran and settled: moto stands in for
+    DynamoDB on one of them, so storage here slows under load as DynamoDB does not."""
+    spent = run.get("process_cpu_seconds")
+    if not spent:
+        return []
+    window = run["phases"]["burst"] + run["phases"]["settle"]
+    shares = ", ".join(f"{name} {seconds / window:.0%}" for name, seconds in spent.items())
+    return [Note(f"CPU over the burst and the settling ({window:.0f} s), of one core each: {shares}")]
 
 
 TWILIO_COLUMNS = (
