@@ -141,7 +141,7 @@ bench: $(VENV)/.installed ## Benchmark cold start, warm latency, I/O and cost ag
 # A bounded burst against the local stack while the emulated Twilio account enforces its concurrency
 # limit (bench/README.md); prints the report, writes bench/results/burst-<UTC time>.json and, on a full
 # run, docs/figures/burst.md and docs/figures/capacity.md. ARGS=--quick for a smoke run.
-bench-burst: $(VENV)/.installed ## Burst: 3,000 signed events in 60 s at 10x an emulated Twilio limit (under 5 min)
+bench-burst: $(VENV)/.installed ## Burst: 1,500 signed events in 60 s at 10x an emulated Twilio limit (under 5 min)
 	$(BIN)/python -m bench.burst $(ARGS)
 
 clean: ## Remove virtualenvs and build output

@@ -71,11 +71,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def measure(args: Any, started: datetime, wall0: float) -> dict[str, Any]:
+    from bench.burst.collector import Collector
     from bench.burst.world import World
     from local.lambda_runtime import RUNTIME
 
     phases: dict[str, float] = {}
     invalid: list[str] = []
+    collector = Collector()
     mark = time.monotonic()
     limits = {"IngestFunction": args.ingest_concurrency} if args.ingest_concurrency else {}
     world = World(limits, hold_seconds=args.hold_seconds)
@@ -112,6 +114,7 @@ def measure(args: Any, started: datetime, wall0: float) -> dict[str, Any]:
         mark = time.monotonic()
         stats1, operations1, cpu1 = world.emulator.stats(), world.moto.operations(), world.moto.cpu_seconds()
         processes1 = (world.moto.process_cpu_seconds(), time.process_time())
+        pauses = {"moto": world.moto.collections(), "stack": collector.summary()}
         functions = world.stack.concurrency()
         # Parked first: an event the flusher moves on while this reads is then counted parked, not lost.
         parked = world.items("ParkedTable")
@@ -133,6 +136,7 @@ def measure(args: Any, started: datetime, wall0: float) -> dict[str, Any]:
         phases["collect"] = time.monotonic() - mark
     finally:
         world.close()
+        collector.stop()
 
     planned = {(event.index, 0) for event in events} | {(e.index, 1) for e in events if e.duplicate_at is not None}
     unsent = planned - {(int(a["i"]), int(a["copy"])) for a in attempts}
@@ -178,6 +182,8 @@ def measure(args: Any, started: datetime, wall0: float) -> dict[str, Any]:
         "functions": functions,
         "operations": operations,
         "moto_cpu_seconds": dict(sorted(moto_cpu.items(), key=lambda item: -item[1])),
+        # Each process's garbage collections over the run (bench/burst/collector.py).
+        "collections": pauses,
         # Each process's CPU over the burst and the settling: which of the two cores ran out first.
         "process_cpu_seconds": {
             "moto": round(processes1[0] - processes0[0], 1),

@@ -16,14 +16,17 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from bench.burst.collector import Collector
+
 OPERATIONS_PATH = "/_bench/operations"
 
 
 class OperationCounter:
     """WSGI middleware: counts each request's operation, unless a client of the stack's own sent it."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], ignore_agent: str) -> None:
+    def __init__(self, app: Callable[..., Iterable[bytes]], ignore_agent: str, collector: Collector) -> None:
         self._app = app
+        self._collector = collector
         self._ignore = ignore_agent
         self._counts: Counter[str] = Counter()
         # moto's CPU by operation, the stack's own clients' (stream pollers, TTL sweeper) included.
@@ -34,7 +37,12 @@ class OperationCounter:
         if environ.get("PATH_INFO") == OPERATIONS_PATH:
             with self._lock:
                 body = json.dumps(
-                    {"counts": self._counts, "cpu_seconds": self._cpu, "process_cpu_seconds": time.process_time()}
+                    {
+                        "counts": self._counts,
+                        "cpu_seconds": self._cpu,
+                        "process_cpu_seconds": time.process_time(),
+                        "collections": self._collector.summary(),
+                    }
                 ).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
@@ -57,7 +65,8 @@ def main() -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     # Headers and body go out in two writes: without TCP_NODELAY each answer waits on a delayed ACK.
     socketserver.StreamRequestHandler.disable_nagle_algorithm = True
-    server = MotoServer("127.0.0.1", 0, wrap=lambda app: OperationCounter(app, STACK_USER_AGENT))
+    collector = Collector()
+    server = MotoServer("127.0.0.1", 0, wrap=lambda app: OperationCounter(app, STACK_USER_AGENT, collector))
     server.start()
     host, port = server.get_host_and_port()
     print(f"http://{host}:{port}", flush=True)

@@ -101,7 +101,11 @@ def _machine_notes(run: dict[str, Any]) -> list[Block]:
         return []
     window = run["phases"]["burst"] + run["phases"]["settle"]
     shares = ", ".join(f"{name} {seconds / window:.0%}" for name, seconds in spent.items())
-    return [Note(f"CPU over the burst and the settling ({window:.0f} s), of one core each: {shares}")]
+    notes = [Note(f"CPU over the burst and the settling ({window:.0f} s), of one core each: {shares}")]
+    if pauses := run.get("collections"):
+        longest = ", ".join(f"{name} {found['max_ms']:,.0f} ms" for name, found in pauses.items())
+        notes.append(Note(f"longest garbage collector pause over the run (bench/burst/collector.py): {longest}"))
+    return notes
 
 
 TWILIO_COLUMNS = (

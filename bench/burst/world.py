@@ -81,6 +81,11 @@ class Moto:
         """moto's process CPU so far, its HTTP server's included, which the operations' own leave out."""
         return float(self._read()["process_cpu_seconds"])
 
+    def collections(self) -> dict[str, float]:
+        """moto's garbage collections so far (bench/burst/collector.py)."""
+        found: dict[str, float] = self._read()["collections"]
+        return found
+
     def _read(self) -> dict[str, Any]:
         with urllib.request.urlopen(self.url + OPERATIONS_PATH, timeout=10) as answer:  # noqa: S310 - loopback
             found: dict[str, Any] = json.loads(answer.read())

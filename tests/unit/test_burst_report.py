@@ -291,3 +291,11 @@ def test_the_goals_say_which_were_met() -> None:
     assert met["0 sender-visible 5xx (0)"] is True
     assert met["every accepted event delivered in its window or in the ledger"] is True
     assert met["the run within 5 minutes (299 s)"] is True
+
+
+def test_the_default_burst_and_the_quick_one_offer_ten_times_the_limit() -> None:
+    from bench.burst.options import parse_args
+
+    for argv in ([], ["--quick"]):
+        args = parse_args(argv)
+        assert tally.offered_load(args.events, args.seconds, args.twilio_ms, args.twilio_limit) >= 10.0, argv
