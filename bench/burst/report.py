@@ -36,7 +36,8 @@ def blocks(run: dict[str, Any]) -> list[Block]:
             f"(Stripe, no agent), {load['duplicates']:.0%} sent twice"
         ),
         Note(
-            f"Twilio (the emulator): at most {load['twilio_limit']} requests in flight, each UDM answered after "
+            f"Twilio (the emulator): at most {load['twilio_limit']} "
+            f"request{'' if load['twilio_limit'] == 1 else 's'} in flight, each UDM answered after "
             f"{load['twilio_ms']:g} ms, 429 with Retry-After: {load['retry_after']} beyond; offered load "
             f"{load['offered_x']:.1f}x the limit (events/s x round trip / limit)"
         ),
