@@ -160,3 +160,48 @@ def test_an_unreachable_secrets_manager_is_a_passing_failure() -> None:
     with pytest.raises(StoreUnavailable) as raised:
         read()
     assert raised.value.status == 503
+
+
+def test_a_prefetch_fetches_in_the_background_and_the_reads_cost_nothing_more(
+    stack: LocalStack, two_secrets: tuple[str, str]
+) -> None:
+    # Given Secrets Manager 300 ms away, and a store asked to prefetch both secrets
+    proxy = DynamoFaultProxy(stack.aws_endpoint, latency_ms=300).start()
+    try:
+        client = _client(proxy.url)
+        requests = Requests(client)
+        store = SecretStore(max_age_seconds=300, client=client)
+        store.prefetch(*two_secrets)
+        returned = time.perf_counter()
+        first, second = (store.reader(name, str) for name in two_secrets)
+
+        # When both are read right away
+        values = first(), second()
+    finally:
+        proxy.stop()
+
+    # Then the prefetch returned before any answer, the reads waited for it, and each secret was asked once
+    assert returned < min(requests.answered)
+    assert values == tuple(f"value of {name}" for name in two_secrets)
+    assert sorted(requests.secret_ids) == sorted(two_secrets)
+
+
+def test_a_failed_prefetch_is_fetched_again_and_raised_by_the_read(stack: LocalStack) -> None:
+    # Given a prefetch of a secret that does not exist
+    client = _client(stack.aws_endpoint)
+    requests = Requests(client)
+    store = SecretStore(max_age_seconds=300, client=client)
+    missing_id = f"udm-bridge/missing-{uuid.uuid4().hex[:8]}"
+    store.prefetch(missing_id)
+    missing = store.reader(missing_id, str)
+    deadline = time.monotonic() + 10
+    while not requests.answered and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert requests.secret_ids == [missing_id]
+
+    # When it is read, the read fails closed, naming it
+    with pytest.raises(ConfigurationError, match=f"{missing_id} cannot be read"):
+        missing()
+
+    # Then the prefetch's failure was not kept: the read asked again
+    assert requests.secret_ids.count(missing_id) == 2

@@ -188,6 +188,8 @@ def ingest() -> Ingest:
 
     settings = IngestSettings.from_env()
     secrets = _secret_store(settings.secrets.max_age_seconds)
+    # The first event needs both secrets: their round trip runs while the DynamoDB client is built.
+    secrets.prefetch(settings.webhook_secret_id, settings.twilio.account.secret_id)
     calls = registry(settings.registry)
     delivery = udm_out(settings.twilio, secrets, calls)
     idempotency = settings.idempotency

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +38,19 @@ class SecretStore:
         """A function that returns the secret's current value, parsed."""
         self._ids[secret_id] = None
         return lambda: self.parsed(secret_id, parse)
+
+    def prefetch(self, *secret_ids: str) -> None:
+        """Starts fetching these secrets on a thread of their own: the first event's round trip runs
+        while the caller builds its other clients. A read meanwhile waits for it; a secret it could
+        not fetch is fetched again, and its error raised, by the read."""
+        for secret_id in secret_ids:
+            self._ids[secret_id] = None
+        threading.Thread(target=self._prefetch, args=(secret_ids[0],), name="secrets-prefetch", daemon=True).start()
+
+    def _prefetch(self, secret_id: str) -> None:
+        # The read that needs the value fetches it again, and raises what went wrong.
+        with contextlib.suppress(Exception):
+            self._raw(secret_id)
 
     def parsed[T](self, secret_id: str, parse: Callable[[str], T]) -> T:
         raw = self._raw(secret_id)
