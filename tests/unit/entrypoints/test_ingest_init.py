@@ -1,6 +1,7 @@
 """The ingest function's Init, in a fresh interpreter as Lambda runs it: on Lambda the collector stays
-off while Init imports, and is on again, with what Init built frozen, once it is done; outside
-Lambda (the local stack's many containers in one process) the collector is left alone."""
+off while Init imports and through the first event, and is on again, with what both built frozen,
+once that event is answered; outside Lambda (the local stack's many containers in one process) the
+collector is left alone."""
 
 from __future__ import annotations
 
@@ -23,8 +24,21 @@ gc.callbacks.append(lambda phase, info: collections.append(info["generation"]) i
 gc.collect()  # counts from zero: only the module's own body runs from here
 collections.clear()
 exec(code, module.__dict__)
-print(json.dumps({"collections": len(collections), "enabled": gc.isenabled(), "frozen": gc.get_freeze_count(),
-                  "handler": callable(module.lambda_handler)}))
+after_init = {"collections": len(collections), "enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
+
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "IngestFunction", 768, "r-1"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:IngestFunction"
+    def get_remaining_time_in_millis(self):
+        return 10_000
+
+# A route the API doesn't have: answered without any AWS call.
+event = {"version": "2.0", "routeKey": "$default", "rawPath": "/nowhere", "rawQueryString": "", "headers": {},
+         "requestContext": {"http": {"method": "GET", "path": "/nowhere"}, "stage": "$default"},
+         "isBase64Encoded": False}
+status = module.lambda_handler(event, Context())["statusCode"]
+print(json.dumps({**after_init, "status": status, "enabled_after_first": gc.isenabled(),
+                  "frozen_after_first": gc.get_freeze_count()}))
 """
 
 
@@ -37,22 +51,29 @@ def _init(**env: str) -> dict[str, object]:
     return result
 
 
-def test_on_lambda_init_runs_without_collections_and_freezes_what_it_built() -> None:
-    # When the handler module is imported in a process of its own, as Lambda's Init does
+def test_on_lambda_init_and_the_first_event_run_without_collections_and_freeze_what_they_built() -> None:
+    # When the handler module is imported in a process of its own, as Lambda's Init does, and answers one event
     result = _init(LAMBDA_TASK_ROOT=str(APP.parent))
 
-    # Then no collection ran during it, and afterwards the collector is on, what Init built frozen
-    assert result == {"collections": 0, "enabled": True, "frozen": result["frozen"], "handler": True}
+    # Then no collection ran during Init, and the collector stayed off, what Init built frozen
+    assert result["collections"] == 0
+    assert result["enabled"] is False
     assert isinstance(result["frozen"], int)
     assert result["frozen"] > 10_000
+    # And once the first event is answered, the collector is on, with what that event built frozen too
+    assert result["status"] == 404
+    assert result["enabled_after_first"] is True
+    assert isinstance(result["frozen_after_first"], int)
+    assert result["frozen_after_first"] > result["frozen"]
 
 
 def test_outside_lambda_init_leaves_the_collector_as_it_was() -> None:
     # When the module is imported where many containers share one process
     result = _init()
 
-    # Then the collector ran as it always does, and nothing was frozen
+    # Then the collector ran as it always does, and nothing was frozen, before the first event or after
     assert isinstance(result["collections"], int)
     assert result["collections"] > 0
     assert result["enabled"] is True
-    assert result["frozen"] == 0
+    assert result["enabled_after_first"] is True
+    assert result["frozen"] == result["frozen_after_first"] == 0
