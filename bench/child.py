@@ -167,7 +167,15 @@ class IoCounter:
     def install(self) -> int:
         from botocore.client import BaseClient  # the handler has imported it by now
 
-        for candidate in gc.get_objects():
+        # The ingest function freezes what Init and its first event built, its clients included, and
+        # gc.get_objects() leaves frozen objects out: thawed for the search, frozen again after it.
+        frozen = gc.get_freeze_count()
+        if frozen:
+            gc.unfreeze()
+        candidates = gc.get_objects()
+        if frozen:
+            gc.freeze()
+        for candidate in candidates:
             if isinstance(candidate, BaseClient):
                 events = candidate.meta.events
                 events.register("before-parameter-build", self._on_params)
