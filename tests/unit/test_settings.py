@@ -119,3 +119,36 @@ def test_blank_values_count_as_unset() -> None:
     settings = FlushSettings.from_env({**BASE, "TWILIO_API_BASE_URL": "", "TWILIO_MAX_ATTEMPTS": "  "})
     assert settings.twilio.api_base_url is None
     assert settings.twilio.retry.max_attempts == 3
+
+
+def test_settings_are_built_as_a_dataclass_would_build_them_and_stay_read_only() -> None:
+    import dataclasses
+
+    from bridge.settings import LedgerSettings, TwilioRetry
+
+    # Positionally, by name, and with the fields' defaults (an inherited field's overridden default too)
+    ledger = LedgerSettings("LedgerTable")
+    assert (ledger.ledger_table, ledger.retention_seconds) == ("LedgerTable", 14 * 86400)
+    assert (
+        LedgerSettings("T", 60).retention_seconds
+        == LedgerSettings(ledger_table="T", retention_seconds=60).retention_seconds
+        == 60
+    )
+    retry = TwilioRetry(max_attempts=5)
+    assert (retry.max_attempts, retry.timeout_seconds, retry.wait_past_budget) == (5, 4.0, False)
+
+    # A missing field, an unknown one, one given twice or too many arguments are errors, as they are for a dataclass
+    with pytest.raises(TypeError, match="missing 'ledger_table'"):
+        LedgerSettings()
+    with pytest.raises(TypeError, match="unexpected ledger"):
+        LedgerSettings("T", ledger="x")
+    with pytest.raises(TypeError, match="multiple values for 'ledger_table'"):
+        LedgerSettings("T", ledger_table="U")
+    with pytest.raises(TypeError, match="takes 2 arguments, 3 given"):
+        LedgerSettings("T", 1, 2)
+
+    # And once built, nothing changes them
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ledger.ledger_table = "Other"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del ledger.ledger_table
