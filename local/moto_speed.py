@@ -20,13 +20,9 @@ from typing import Any
 _partition = threading.local()
 
 
-def apply() -> None:
-    """Idempotent: patches moto's classes once per process."""
-    _apply_once()
-
-
 @cache
-def _apply_once() -> None:
+def apply() -> None:
+    """Patches moto's classes, once per process however often it is called."""
     from moto import backends
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.models.utilities import dynamo_json_dump

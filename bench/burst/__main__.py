@@ -101,8 +101,8 @@ def measure(args: Any, started: datetime, wall0: float) -> dict[str, Any]:
         world.emulator.set_concurrency_limit(args.twilio_limit, retry_after=args.retry_after)
         RUNTIME.reset_counters()
         world.emulator.reset_concurrency_counters()
-        stats0, operations0, cpu0 = world.emulator.stats(), world.moto.operations(), world.moto.cpu_seconds()
-        processes0 = (world.moto.process_cpu_seconds(), time.process_time())
+        stats0, moto0 = world.emulator.stats(), world.moto.snapshot()
+        processes0 = (moto0["process_cpu_seconds"], time.process_time())
 
         mark = time.monotonic()
         delays = retry_delays(args.retry_compression, args.sender_attempts)
@@ -112,9 +112,9 @@ def measure(args: Any, started: datetime, wall0: float) -> dict[str, Any]:
         phases["settle"] = world.drain(args.settle_seconds)
 
         mark = time.monotonic()
-        stats1, operations1, cpu1 = world.emulator.stats(), world.moto.operations(), world.moto.cpu_seconds()
-        processes1 = (world.moto.process_cpu_seconds(), time.process_time())
-        pauses = {"moto": world.moto.collections(), "stack": collector.summary()}
+        stats1, moto1 = world.emulator.stats(), world.moto.snapshot()
+        processes1 = (moto1["process_cpu_seconds"], time.process_time())
+        pauses = {"moto": moto1["collections"], "stack": collector.summary()}
         functions = world.stack.concurrency()
         # Parked first: an event the flusher moves on while this reads is then counted parked, not lost.
         parked = world.items("ParkedTable")
@@ -146,8 +146,9 @@ def measure(args: Any, started: datetime, wall0: float) -> dict[str, Any]:
         invalid.append(f"{found['foreign_udms']} messages at Twilio belong to no planned event")
     twilio_stats = {name: stats1[name] - stats0.get(name, 0) for name in stats1}
     twilio_stats["peak_in_flight"] = stats1["peak_in_flight"]
-    operations = {name: count - operations0.get(name, 0) for name, count in operations1.items()}
-    moto_cpu = {name: round(spent - cpu0.get(name, 0.0), 2) for name, spent in cpu1.items()}
+    operations = {name: count - moto0["counts"].get(name, 0) for name, count in moto1["counts"].items()}
+    cpu0 = moto0["cpu_seconds"]
+    moto_cpu = {name: round(spent - cpu0.get(name, 0.0), 2) for name, spent in moto1["cpu_seconds"].items()}
     wall = time.monotonic() - wall0
     if wall >= RUN_BUDGET_SECONDS:
         invalid.append(f"the run took {wall:.0f} s, over its {RUN_BUDGET_SECONDS:.0f} s budget")

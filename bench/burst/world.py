@@ -69,24 +69,14 @@ class Moto:
 
     def operations(self) -> dict[str, int]:
         """The bridge's AWS operations so far, by X-Amz-Target."""
-        counts: dict[str, int] = self._read()["counts"]
+        counts: dict[str, int] = self.snapshot()["counts"]
         return counts
 
-    def cpu_seconds(self) -> dict[str, float]:
-        """moto's CPU so far by operation, the stack's own pollers and sweeper (prefixed "stack ") included."""
-        spent: dict[str, float] = self._read()["cpu_seconds"]
-        return spent
-
-    def process_cpu_seconds(self) -> float:
-        """moto's process CPU so far, its HTTP server's included, which the operations' own leave out."""
-        return float(self._read()["process_cpu_seconds"])
-
-    def collections(self) -> dict[str, float]:
-        """moto's garbage collections so far (bench/burst/collector.py)."""
-        found: dict[str, float] = self._read()["collections"]
-        return found
-
-    def _read(self) -> dict[str, Any]:
+    def snapshot(self) -> dict[str, Any]:
+        """Everything moto's process counted so far, read at one moment: operations ("counts"), CPU by
+        operation ("cpu_seconds"), the stack's own pollers and sweeper prefixed "stack ", the whole
+        process's CPU, its HTTP server's included ("process_cpu_seconds"), and its garbage
+        collections ("collections", bench/burst/collector.py)."""
         with urllib.request.urlopen(self.url + OPERATIONS_PATH, timeout=10) as answer:  # noqa: S310 - loopback
             found: dict[str, Any] = json.loads(answer.read())
         return found

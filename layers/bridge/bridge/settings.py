@@ -49,16 +49,6 @@ class EnvVar:
     scale: int = 1
 
 
-_INIT_FIELDS: dict[type, tuple[dataclasses.Field[Any], ...]] = {}
-
-
-def _init_fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
-    found = _INIT_FIELDS.get(cls)
-    if found is None:
-        found = _INIT_FIELDS[cls] = tuple(spec for spec in dataclasses.fields(cls) if spec.init)
-    return found
-
-
 def _var(name: str, kind: Kind = "required", *, minimum: float = 0, scale: int = 1) -> dict[str, EnvVar]:
     """Field metadata: the field is read from the variable `name`; its default is the field's."""
     return {_ENV: EnvVar(name, kind, minimum, scale)}
@@ -70,12 +60,13 @@ class EnvSettings:
     rest) and are read-only after."""
 
     def __init__(self, *args: Any, **values: Any) -> None:
-        specs = _init_fields(type(self))
+        cls: type[Any] = type(self)
+        specs = [spec for spec in dataclasses.fields(cls) if spec.init]
         if len(args) > len(specs):
-            raise TypeError(f"{type(self).__name__}() takes {len(specs)} arguments, {len(args)} given")
+            raise TypeError(f"{cls.__name__}() takes {len(specs)} arguments, {len(args)} given")
         for spec, arg in zip(specs, args, strict=False):
             if spec.name in values:
-                raise TypeError(f"{type(self).__name__}() got multiple values for {spec.name!r}")
+                raise TypeError(f"{cls.__name__}() got multiple values for {spec.name!r}")
             values[spec.name] = arg
         for spec in specs:
             if spec.name in values:
@@ -85,10 +76,10 @@ class EnvSettings:
             elif spec.default_factory is not dataclasses.MISSING:
                 value = spec.default_factory()
             else:
-                raise TypeError(f"{type(self).__name__}() missing {spec.name!r}")
+                raise TypeError(f"{cls.__name__}() missing {spec.name!r}")
             object.__setattr__(self, spec.name, value)
         if values:
-            raise TypeError(f"{type(self).__name__}() got unexpected {', '.join(sorted(values))}")
+            raise TypeError(f"{cls.__name__}() got unexpected {', '.join(sorted(values))}")
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
