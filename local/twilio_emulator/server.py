@@ -218,9 +218,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(throttled)
                 return
             try:
-                self._send(self._subscriptions(method, path, body, *subscriptions.groups()))
+                reply = self._subscriptions(method, path, body, *subscriptions.groups())
             finally:
                 model.leave_request(account_sid)
+            self._send(reply)
         elif control.is_control_path(path):
             self._send(control.handle(self._emulator_server.model, method, path, body))
         elif udm is not None:
@@ -236,9 +237,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_throttled(throttled)
             return
         try:
-            self._udm_exchange(path, account_sid, call_sid)
+            reply = self._udm_exchange(path, account_sid, call_sid)
         finally:
             model.leave_request(account_sid)
+        # The slot is free before the answer leaves: a client that waits for each answer never has two
+        # requests in flight, as it can't at Twilio.
+        if reply is None:
+            self._drop()
+        else:
+            self._send(reply)
 
     def _send_throttled(self, reply: Reply) -> None:
         """The account is at its concurrency limit: the body is read (the connection stays usable) and 429 sent."""
@@ -248,31 +255,28 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         self._send(reply)
 
-    def _udm_exchange(self, path: str, account_sid: str, call_sid: str) -> None:
+    def _udm_exchange(self, path: str, account_sid: str, call_sid: str) -> Reply | None:
+        """The answer to a UDM POST, or None when a fault drops the connection instead."""
         model = self._emulator_server.model
         fault = model.begin_udm_request()
         try:
             body = self._read_body()
         except _BodyError as exc:
             self.close_connection = True
-            self._send(twilio_error(exc.status, 20001, exc.message))
-            return
+            return twilio_error(exc.status, 20001, exc.message)
         # The standing round trip (set_udm_latency), plus a queued fault's own latency.
         delay_ms = model.udm_latency() + ((fault.latency_ms or 0.0) if fault is not None else 0.0)
         if delay_ms > 0:
             time.sleep(delay_ms / 1000.0)  # in this connection's thread: concurrent requests wait alongside
         if fault is not None and fault.status is not None:
-            self._send(fault.reply())
-            return
+            return fault.reply()
         if fault is not None and fault.drop == "before":
-            self._drop()
-            return
+            return None
         credentials = basic_credentials(self.headers.get("Authorization"))
         reply = model.accept_udm(path, account_sid, call_sid, credentials, body)
         if fault is not None and fault.drop == "after":
-            self._drop()
-            return
-        self._send(reply)
+            return None
+        return reply
 
     def _subscriptions(self, method: str, path: str, body: bytes, account: str, call: str, sid: str | None) -> Reply:
         """UserDefinedMessageSubscriptions: POST the collection, DELETE one; Basic auth as for UDMs."""
