@@ -140,7 +140,7 @@ def test_settings_are_built_as_a_dataclass_would_build_them_and_stay_read_only()
     # A missing field, an unknown one, one given twice or too many arguments are errors, as they are for a dataclass
     with pytest.raises(TypeError, match="missing 'ledger_table'"):
         LedgerSettings()
-    with pytest.raises(TypeError, match="unexpected ledger"):
+    with pytest.raises(TypeError, match="unexpected 'ledger'"):
         LedgerSettings("T", ledger="x")
     with pytest.raises(TypeError, match="multiple values for 'ledger_table'"):
         LedgerSettings("T", ledger_table="U")

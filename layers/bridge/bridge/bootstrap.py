@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -17,6 +16,7 @@ from botocore.config import Config
 
 from bridge.adapters.dynamodb.registry import DynamoCallRegistry
 from bridge.adapters.secrets import SecretStore
+from bridge.domain.records import Record
 
 # Each function imports only what its own use case needs, inside its builder: the calls function
 # never pays for twilio, jsonschema's formats or Powertools Idempotency at cold start.
@@ -227,8 +227,7 @@ def _twilio_source_verifier(_: Profile, tokens: Sequence[str]) -> Verifier:
     return TwilioVerifier(TwilioRequestSignatures(lambda: tokens))
 
 
-@dataclass(frozen=True)
-class FlushStreams:
+class FlushStreams(Record, eq=True):
     """The flush use case, and the tables whose streams feed it."""
 
     flush: ParkedFlush

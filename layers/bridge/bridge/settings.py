@@ -12,11 +12,12 @@ import dataclasses
 import os
 import typing
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal, Self
 
 from bridge.domain.errors import ConfigurationError
 from bridge.domain.freshness import DEFAULT_CLOCK_SKEW_SECONDS
+from bridge.domain.records import Record
 from bridge.domain.retry import RetryPolicy
 
 # Twilio's Voice SDK caps a User Defined Message at 10 KB.
@@ -32,14 +33,8 @@ type Kind = Literal["required", "url", "int", "float"]
 
 _ENV = "env"
 
-# Settings are read once and only their fields are used: no generated __eq__ or __repr__, and one
-# __init__ and immutability for them all, in EnvSettings. Each method dataclass generates is compiled
-# from source at import, on the cold start's path: ~0.3 ms a class, 20 classes.
-_settings = dataclass(init=False, eq=False, repr=False)
 
-
-@dataclass(frozen=True, eq=False, repr=False)
-class EnvVar:
+class EnvVar(Record):
     """How one field is read: its variable, its kind, its minimum, and its unit in the field's."""
 
     name: str
@@ -54,38 +49,8 @@ def _var(name: str, kind: Kind = "required", *, minimum: float = 0, scale: int =
     return {_ENV: EnvVar(name, kind, minimum, scale)}
 
 
-class EnvSettings:
-    """What every settings class can do: read itself from the environment, and name what it reads.
-    Its fields are set as a dataclass's __init__ sets them (positionally or by name, defaults for the
-    rest) and are read-only after."""
-
-    def __init__(self, *args: Any, **values: Any) -> None:
-        cls: type[Any] = type(self)
-        specs = [spec for spec in dataclasses.fields(cls) if spec.init]
-        if len(args) > len(specs):
-            raise TypeError(f"{cls.__name__}() takes {len(specs)} arguments, {len(args)} given")
-        for spec, arg in zip(specs, args, strict=False):
-            if spec.name in values:
-                raise TypeError(f"{cls.__name__}() got multiple values for {spec.name!r}")
-            values[spec.name] = arg
-        for spec in specs:
-            if spec.name in values:
-                value = values.pop(spec.name)
-            elif spec.default is not dataclasses.MISSING:
-                value = spec.default
-            elif spec.default_factory is not dataclasses.MISSING:
-                value = spec.default_factory()
-            else:
-                raise TypeError(f"{cls.__name__}() missing {spec.name!r}")
-            object.__setattr__(self, spec.name, value)
-        if values:
-            raise TypeError(f"{cls.__name__}() got unexpected {', '.join(sorted(values))}")
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+class EnvSettings(Record):
+    """What every settings class can do: read itself from the environment, and name what it reads."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
@@ -103,7 +68,6 @@ class EnvSettings:
 # -- groups: each variable is declared once, in the one group that holds it -------------------------
 
 
-@_settings
 class RetrySettings(EnvSettings):
     """How hard one invocation tries a receiver before it gives up (Twilio, or FORWARD_URL)."""
 
@@ -124,7 +88,6 @@ class RetrySettings(EnvSettings):
         )
 
 
-@_settings
 class TwilioRetry(RetrySettings):
     """Twilio: the sender is waiting, so a few short attempts before it hears 503."""
 
@@ -134,7 +97,6 @@ class TwilioRetry(RetrySettings):
     wait_past_budget: bool = False
 
 
-@_settings
 class ForwardRetry(RetrySettings):
     """The forward receiver: nobody waits on the queue's consumer, so more and longer attempts."""
 
@@ -144,7 +106,6 @@ class ForwardRetry(RetrySettings):
     backoff_cap_seconds: float = 5.0
 
 
-@_settings
 class RegistrySettings(EnvSettings):
     """The call registry."""
 
@@ -154,7 +115,6 @@ class RegistrySettings(EnvSettings):
     )
 
 
-@_settings
 class ParkingSettings(EnvSettings):
     """Where events wait for their recipient's call, and for how long."""
 
@@ -163,7 +123,6 @@ class ParkingSettings(EnvSettings):
     default_hold_seconds: int = field(default=0, metadata=_var("DEFAULT_HOLD_SECONDS", "int", minimum=0))
 
 
-@_settings
 class LedgerSettings(EnvSettings):
     """Where undeliverable events are recorded, and for how long."""
 
@@ -174,7 +133,6 @@ class LedgerSettings(EnvSettings):
     )
 
 
-@_settings
 class IdempotencySettings(EnvSettings):
     """Events already handled, for as long as senders retry."""
 
@@ -184,21 +142,18 @@ class IdempotencySettings(EnvSettings):
     )
 
 
-@_settings
 class SecretsSettings(EnvSettings):
     """How long a secret read from Secrets Manager is cached (a rotation is seen within it)."""
 
     max_age_seconds: int = field(default=300, metadata=_var("SECRETS_MAX_AGE_SECONDS", "int", minimum=0))
 
 
-@_settings
 class TwilioAccount(EnvSettings):
     """The Twilio secret: the account SID and the auth token (or an API key) that signs and sends."""
 
     secret_id: str = field(metadata=_var("TWILIO_SECRET_ID"))
 
 
-@_settings
 class TwilioApi(EnvSettings):
     """Twilio's REST API, for the functions that post to calls."""
 
@@ -208,7 +163,6 @@ class TwilioApi(EnvSettings):
     retry: TwilioRetry = TwilioRetry()
 
 
-@_settings
 class PublicUrl(EnvSettings):
     """Scheme, host and base path senders call, for the sources that sign the URL (HubSpot, Twilio),
     when they differ from what Lambda sees (a custom domain)."""
@@ -216,7 +170,6 @@ class PublicUrl(EnvSettings):
     public_base_url: str | None = field(default=None, metadata=_var("PUBLIC_BASE_URL", "url"))
 
 
-@_settings
 class LimitsSettings(EnvSettings):
     """What an event may be: its Content's size, and how far clocks may disagree about its time."""
 
@@ -228,7 +181,6 @@ class LimitsSettings(EnvSettings):
     )
 
 
-@_settings
 class ForwardUrl(EnvSettings):
     """Where messages from the call go; unset, forwarding is off and nothing subscribes."""
 
@@ -238,7 +190,6 @@ class ForwardUrl(EnvSettings):
 # -- what each function reads: its groups --------------------------------------------------------
 
 
-@_settings
 class IngestSettings(EnvSettings):
     """POST /events."""
 
@@ -253,7 +204,6 @@ class IngestSettings(EnvSettings):
     secrets: SecretsSettings
 
 
-@_settings
 class FlushSettings(EnvSettings):
     """The flush function, fed by the calls and parked tables' streams."""
 
@@ -264,14 +214,12 @@ class FlushSettings(EnvSettings):
     secrets: SecretsSettings
 
 
-@_settings
 class CallsSettings(EnvSettings):
     """/calls/{key}."""
 
     registry: RegistrySettings
 
 
-@_settings
 class CallStatusSettings(EnvSettings):
     """POST /twilio/call-status."""
 
@@ -346,7 +294,6 @@ class _Reader:
 # -- messages from the call ----------------------------------------------------------------------
 
 
-@_settings
 class MessagesSettings(EnvSettings):
     """POST /twilio/messages: verify with the auth token, look the call's key up, claim the message's
     Sid (in the idempotency table), queue the message."""
@@ -359,7 +306,6 @@ class MessagesSettings(EnvSettings):
     secrets: SecretsSettings
 
 
-@_settings
 class SubscribeSettings(EnvSettings):
     """The CallsTable stream: subscribe each registered SDK leg to its messages when forwarding is on."""
 
@@ -377,7 +323,6 @@ class SubscribeSettings(EnvSettings):
         return base.rstrip("/") + "/twilio/messages" if base else None
 
 
-@_settings
 class ForwardSettings(EnvSettings):
     """The queue's consumer: each message to FORWARD_URL, signed with the secret behind FORWARD_SECRET_ID."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from bridge.domain.keys import internal_key
 from bridge.domain.outcomes import Outcome
 from bridge.domain.parking import LedgerEntry, Undelivered
+from bridge.domain.records import Record
 
 # The ledger's source of forwarded messages; their event key is "call:<message SID>".
 MESSAGE_SOURCE = "call"
@@ -53,8 +54,7 @@ def owner_item_key(call_sid: str) -> str:
     return OWNER_PREFIX + call_sid
 
 
-@dataclass(frozen=True)
-class CallMessage:
+class CallMessage(Record, eq=True):
     """One message the SDK user sent on a call, and whose call it is."""
 
     sid: str

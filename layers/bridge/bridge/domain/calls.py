@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.domain.records import Record
+
 # ECMA-style text (schemas reuse it); always applied with fullmatch, because Python's `$` also
 # matches before a trailing newline.
 CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
@@ -15,8 +17,7 @@ def is_call_sid(value: object) -> bool:
     return isinstance(value, str) and CALL_SID.fullmatch(value) is not None
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class ActiveCall:
+class ActiveCall(Record):
     key: str
     call_sid: str
     expires_at: int
@@ -26,8 +27,7 @@ class ActiveCall:
         return {"key": self.key, "call_sid": self.call_sid, "expires_at": self.expires_at}
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class CallEntry:
+class CallEntry(Record):
     started: float  # epoch seconds the call started (or was first seen)
     expires_at: int  # TTL safety net: the call counts as gone after this
     leg: str = ""  # CallSid of the leg whose callbacks report on this call
@@ -97,15 +97,13 @@ class CallState:
         return max(ends, default=0)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Change:
+class Change(Record):
     """What a registry write did; `active` is the call ingest now messages for the key."""
 
     changed: bool
     active: str | None
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class SentMessage:
+class SentMessage(Record):
     message_sid: str
     call_sid: str

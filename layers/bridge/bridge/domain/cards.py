@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bridge.domain.errors import ContentTooLarge
+from bridge.domain.records import Record
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -61,8 +62,7 @@ _FRACTION = re.compile(r"(\.\d{6})\d+")
 _MILLISECONDS_FROM = 100_000_000_000
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Card:
+class Card(Record):
     """What the agent sees about one event, before redaction and the size limit."""
 
     title: str
@@ -73,8 +73,7 @@ class Card:
     drop: tuple[str, ...] = ()  # data members to drop first, in order, when the card is over the limit
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Content:
+class Content(Record):
     """The UDM Content text, with the JSON pointers of what was redacted and whether data was dropped."""
 
     text: str
@@ -82,8 +81,7 @@ class Content:
     truncated: bool = False
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Redaction:
+class Redaction(Record):
     """Members whose key names a secret are removed; text matching a pattern, or holding a card
     number, is masked. `keys` are snake_case names: a key matches one when, in snake_case, it is the
     name or ends with `_<name>` (clientSecret and webhook_secret both end in secret)."""

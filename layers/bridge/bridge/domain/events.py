@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
+
+from bridge.domain.records import Record
 
 # The built-in source: Standard Webhooks carrying the bridge's own envelope, at /events.
 DEFAULT_SOURCE = "default"
@@ -13,8 +14,7 @@ MAX_ID_CHARS = 256
 EVENT_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Event:
+class Event(Record):
     id: str
     type: str
     timestamp: str | None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from bridge.domain.records import Record
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class HttpRequest:
+class HttpRequest(Record):
     """The raw body, lower-case headers (as API Gateway HTTP APIs deliver them), and what the sender
     called, for schemes that sign the URL."""
 

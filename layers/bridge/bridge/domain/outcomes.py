@@ -4,9 +4,11 @@ metric's name (template.yaml's alarms and dashboard watch some of them)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import Any
+
+from bridge.domain.records import Record
 
 
 class Outcome(StrEnum):
@@ -40,8 +42,7 @@ class Outcome(StrEnum):
     FORWARD_FAILED = "forward_failed"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Happening:
+class Happening(Record):
     """Something a use case did besides its result (a parked event delivered, a stale mapping
     removed): the entry point logs and counts each as its outcome, with these fields."""
 

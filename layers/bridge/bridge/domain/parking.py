@@ -9,6 +9,7 @@ from typing import Any
 
 from bridge.domain.cards import redacted_in
 from bridge.domain.outcomes import Happening, Outcome
+from bridge.domain.records import Record
 
 PARKED = "parked"
 CLAIMED = "claimed"
@@ -17,8 +18,7 @@ NO_CALL = "no_call"
 THROTTLED = "throttled"
 
 
-@dataclass(frozen=True)
-class LedgerEntry:
+class LedgerEntry(Record, eq=True):
     event_key: str
     event_id: str
     source: str
@@ -73,16 +73,14 @@ _KINDS: dict[str, tuple[type, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class MalformedEntry:
+class MalformedEntry(Record, eq=True):
     """A ledger item that is not an entry: listed apart, so that it hides none of the others."""
 
     event_key: str
     problem: str
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Undelivered:
+class Undelivered(Record):
     """What a ledger entry is about: an event (or a call message) the bridge accepted, with what it
     would have sent. The one way a ledger entry is made."""
 
@@ -125,8 +123,7 @@ class Undelivered:
         return redacted_in(self.content)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class ParkedEvent:
+class ParkedEvent(Record):
     recipient: str
     arrival: str
     event_key: str

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
+from bridge.domain.records import Record
+
 
 class Transient(Exception):
     """A failure worth another attempt; `retry_after` is the server's hint in seconds, and `throttled`
@@ -40,8 +42,7 @@ class BudgetExhausted(Exception):
         return max(1, math.ceil(hint))
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class RetryPolicy:
+class RetryPolicy(Record):
     max_attempts: int = 3
     attempt_timeout: float = 4.0
     base_delay: float = 0.1

@@ -8,16 +8,15 @@ beside it (parked events flushed, a stale mapping removed) is counted without di
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from bridge.domain.errors import BridgeError
 from bridge.domain.outcomes import Happening, Outcome
+from bridge.domain.records import Record
 from bridge.observability import count
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Line:
+class Line(Record):
     message: str
     level: str = "info"
     status: int | None = None  # what the sender of an event with this outcome is answered

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import cache
 from importlib import resources
@@ -28,6 +27,7 @@ from bridge.domain import cards
 from bridge.domain.errors import BridgeError, ConfigurationError
 from bridge.domain.events import DEFAULT_SOURCE
 from bridge.domain.limits import parse_limited_json
+from bridge.domain.records import Record
 from bridge.sources.schemas import schema_errors, strict_validator
 
 if TYPE_CHECKING:
@@ -108,8 +108,7 @@ def _text(value: Any) -> str | None:
     return None
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Template:
+class Template(Record):
     """Literal text and compiled expressions, rendered all or nothing."""
 
     parts: tuple[str | Any, ...]  # literal text, or a compiled expression
@@ -128,8 +127,7 @@ class Template:
         return text or None
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Text:
+class Text(Record):
     """Alternatives: the first template that renders."""
 
     alternatives: tuple[Template, ...]
@@ -142,8 +140,7 @@ class Text:
         return None
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class CardSpec:
+class CardSpec(Record):
     """How one type of event becomes a card."""
 
     title: Text
@@ -167,8 +164,7 @@ class CardSpec:
         )
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class SourceCards:
+class SourceCards(Record):
     """One source's card specs: by exact type, then by glob pattern."""
 
     exact: Mapping[str, CardSpec]
@@ -185,8 +181,7 @@ class SourceCards:
 _FALLBACK = CardSpec(title=Text(()))
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Cards:
+class Cards(Record):
     """Every source's card specs, and what is redacted from every card."""
 
     sources: Mapping[str, SourceCards]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from functools import cache
@@ -38,6 +38,7 @@ from bridge.domain.freshness import event_time
 from bridge.domain.inbound import media_type
 from bridge.domain.keys import MAX_KEY_CHARS, is_plain_text, recipient_keys
 from bridge.domain.limits import parse_limited_json
+from bridge.domain.records import Record
 from bridge.sources.schemas import schema_errors, strict_validator, type_validator, validator_for
 
 # What each built-in scheme knows about its sender's deliveries, unless the profile says otherwise.
@@ -78,8 +79,7 @@ _DEFAULT_PROFILE: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class HmacSettings:
+class HmacSettings(Record):
     """What an HMAC sender signs, declared: the parts of the message in order, and what joins them.
 
     Parts: `body` (raw), `timestamp` (the timestamp header's value), `method`, `url` (as the sender
@@ -115,8 +115,7 @@ class HmacSettings:
         return frozenset(names)
 
 
-@dataclass(frozen=True)
-class Ignored:
+class Ignored(Record, eq=True):
     """A delivery that concerns no one: acknowledged with a 2xx and never posted to a call."""
 
     reason: str  # ping, type_not_forwarded, no_recipient, test or compliance
@@ -126,8 +125,7 @@ class Ignored:
     source: str
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(Record, eq=True):
     """What an event is deduplicated under, and the payload a repeat of it must match."""
 
     key: str
@@ -135,8 +133,7 @@ class Claim:
     dedupe_id: str | None  # the signed body's digest, when it is the identity (not the ID)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Profile:
+class Profile(Record):
     """How one source is read: compiled from its entry in sources.json."""
 
     name: str

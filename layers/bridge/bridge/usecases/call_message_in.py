@@ -16,7 +16,6 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bridge.domain.call_message import MAX_MESSAGE_BYTES, MESSAGE_SID, READ_FIELDS, REQUIRED_FIELDS, CallMessage, Claim
@@ -25,6 +24,7 @@ from bridge.domain.errors import BridgeError, ContentTooLarge, EventInProgress, 
 from bridge.domain.inbound import sequence_number, signed_url
 from bridge.domain.limits import parse_limited_json
 from bridge.domain.outcomes import Outcome
+from bridge.domain.records import Record
 from bridge.observability import logger
 from bridge.sources.signatures import verified_twilio_request
 
@@ -36,8 +36,7 @@ if TYPE_CHECKING:
 DUPLICATE = "duplicate"
 
 
-@dataclass(frozen=True)
-class Received:
+class Received(Record, eq=True):
     """What a message did: queued, or ignored (and why)."""
 
     outcome: Outcome

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bridge.domain.call_message import CallMessage
 from bridge.domain.errors import ConfigurationError, ForwardRefused
 from bridge.domain.outcomes import Outcome
+from bridge.domain.records import Record
 from bridge.domain.retry import BudgetExhausted, Deadline, RetryPolicy, run_with_retries
 from bridge.observability import Latency, record_latency, retry_logged
 
@@ -43,8 +43,7 @@ def check_forward_url(url: str) -> str:
     raise ConfigurationError(f"FORWARD_URL must be an https:// URL (http:// only to loopback), got {url!r}")
 
 
-@dataclass(frozen=True)
-class Forwarded:
+class Forwarded(Record, eq=True):
     status: int
     attempts: int
 
@@ -78,8 +77,7 @@ class Forwarder:
         return Forwarded(status, attempts)
 
 
-@dataclass(frozen=True)
-class ForwardResult:
+class ForwardResult(Record, eq=True):
     """What became of one call message: forwarded, or forward_failed (and in the ledger)."""
 
     outcome: Outcome

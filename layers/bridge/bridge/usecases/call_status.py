@@ -9,7 +9,6 @@ that leg, when it is a phone number, gets the same leg under its `phone:` key, b
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -21,6 +20,7 @@ from bridge.domain.keys import KEY_RULE, is_recipient_key
 from bridge.domain.limits import check_size
 from bridge.domain.outcomes import Happening, Outcome
 from bridge.domain.phones import phone_key
+from bridge.domain.records import Record
 from bridge.sources.signatures import verified_twilio_request
 
 if TYPE_CHECKING:
@@ -37,15 +37,13 @@ CLIENT_PREFIX = "client:"
 IDENTITY_PREFIX = "identity:"
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(Record, eq=True):
     key: str
     call_sid: str
     phone: str | None = None  # the remote party's phone key, when it is a phone number
 
 
-@dataclass(frozen=True)
-class KeyApplied:
+class KeyApplied(Record, eq=True):
     """What a callback did to one more key's calls: the remote party's phone key."""
 
     outcome: Outcome
@@ -58,8 +56,7 @@ class KeyApplied:
         return Happening(self.outcome, _line(self.outcome, self.reason, self.key, call_sid, status, self.change))
 
 
-@dataclass(frozen=True)
-class Applied:
+class Applied(Record, eq=True):
     """What a callback did: registered, unregistered or ignored (and why), to the SDK user's key, and
     in `phone` to the remote party's phone key."""
 

@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from bridge.domain.errors import (
@@ -30,6 +30,7 @@ from bridge.domain.freshness import DEFAULT_CLOCK_SKEW_SECONDS, event_time, iso,
 from bridge.domain.inbound import signed_url
 from bridge.domain.outcomes import Happening, Outcome, stale_mapping_removed
 from bridge.domain.parking import NO_CALL, THROTTLED, Undelivered
+from bridge.domain.records import Record
 from bridge.observability import logger
 from bridge.sources.cards import content_for
 from bridge.sources.profiles import COMPLIANCE, Ignored, canonical_json
@@ -51,8 +52,7 @@ if TYPE_CHECKING:
 BATCH_PARALLELISM = 8
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Freshness:
+class Freshness(Record):
     """Which call an event may reach: see freshness.latest_call_start. The event time is the one the
     event states, or, for a source that states none, when the bridge first saw it."""
 
@@ -61,8 +61,7 @@ class Freshness:
     clock: Callable[[], float] = time.time
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Parking:
+class Parking(Record):
     """How long an event may wait for its recipient's call, or for Twilio to stop throttling."""
 
     store: ParkedStore
@@ -79,8 +78,7 @@ class Parking:
         return max(0, min(requested, self.max_hold_seconds))
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class _Plan:
+class _Plan(Record):
     """One event, read and ready: its content, its hold, its recipients' calls (being looked up)
     and the latest a call may have started and still receive it."""
 

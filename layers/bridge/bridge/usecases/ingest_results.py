@@ -4,17 +4,17 @@ reaches several), and a BatchResult for a request that carries several events.""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any
 
 from bridge.domain.outcomes import Happening, Outcome
+from bridge.domain.records import Record
 
 # When an event has several recipients, its own outcome is the best of theirs, in this order.
 _BEST_FIRST = (Outcome.DELIVERED, Outcome.PARKED, Outcome.STALE, Outcome.NO_ACTIVE_CALL)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Delivery:
+class Delivery(Record):
     """What became of an event for one recipient key (and, when it has one, its call)."""
 
     outcome: Outcome  # delivered, parked, stale or no_active_call
@@ -29,8 +29,7 @@ class Delivery:
         return {"status": str(self.outcome), **{name: value for name, value in found.items() if value is not None}}
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class EventResult:
+class EventResult(Record):
     """What became of one event: delivered, parked, stale, no_active_call or ignored. `body()` is
     the sender's answer (and what a retry is answered again); `also` is what happened beside it."""
 
@@ -123,8 +122,7 @@ _NOT_IN_BODY = ("outcome", "deliveries", "replayed", "also", "redacted", "trunca
 _BODY_FIELDS = tuple(f.name for f in fields(EventResult) if f.name not in _NOT_IN_BODY)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Unsettled:
+class Unsettled(Record):
     """An event of a batch that hit a failure its sender's retry may fix (a store or Twilio down)."""
 
     index: int
@@ -136,8 +134,7 @@ class Unsettled:
         return {"status": "unsettled", "index": self.index, "code": self.code, "detail": self.detail}
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Refused:
+class Refused(Record):
     """An event of a batch that can never be handled as sent (no ID, a broken schema): settled."""
 
     index: int
@@ -150,8 +147,7 @@ class Refused:
         return {**body, "errors": list(self.errors)} if self.errors else body
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class BatchResult:
+class BatchResult(Record):
     """Every event of a batch, in order. Settled when none is unsettled: then the sender hears 2xx."""
 
     source: str

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from bridge.domain.errors import ConfigurationError
+from bridge.domain.records import Record
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class TwilioCredentials:
+class TwilioCredentials(Record):
     """Either the auth token, or an API key pair, authenticates REST calls."""
 
     account_sid: str
