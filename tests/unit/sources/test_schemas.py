@@ -149,3 +149,41 @@ def test_every_shipped_schema_is_a_valid_draft_2020_12_schema() -> None:
     assert any(entry.name == "envelope.schema.json" for entry in shipped)
     for entry in shipped:
         Draft202012Validator.check_schema(json.loads(entry.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "good", "bad"),
+    [
+        ("uri", ["https://example.com/a?b=c#d", "urn:isbn:0451450523"], ["not a uri", "/relative", "https://x\n"]),
+        ("uri-reference", ["/relative/path", "https://example.com/"], ["https://exa mple.com", "a\n"]),
+    ],
+)
+def test_uri_formats_are_checked_as_rfc_3986_says(fmt: str, good: list[str], bad: list[str]) -> None:
+    from bridge.sources.schemas import schema_errors, strict_validator
+
+    validator = strict_validator({"type": "string", "format": fmt})
+    assert [value for value in good if schema_errors(validator, value)] == []
+    assert [value for value in bad if not schema_errors(validator, value)] == []
+
+
+def test_a_types_uri_field_is_checked() -> None:
+    customer = {"customer_id": "cus_42", "name": "Ada"}
+    document = envelope(type="crm.customer.identified", data={**customer, "profile_url": "no uri here"})
+    assert [error["pointer"] for error in violations(document)] == ["/data/profile_url"]
+    data = {**customer, "profile_url": "https://crm.example/c/42"}
+    assert parse_event("evt_1", envelope(type="crm.customer.identified", data=data)).type == "crm.customer.identified"
+
+
+def test_the_uri_grammar_is_compiled_at_the_first_uri_checked_not_at_import() -> None:
+    import subprocess
+    import sys
+
+    script = """
+import sys
+from bridge.sources.schemas import schema_errors, strict_validator
+before = "rfc3986_validator" in sys.modules
+errors = schema_errors(strict_validator({"format": "uri"}), "not a uri")
+print(before, "rfc3986_validator" in sys.modules, len(errors))
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)  # noqa: S603 - our interpreter, our script
+    assert run.stdout.split() == ["False", "True", "1"]
