@@ -2,7 +2,7 @@
 
 `@dataclass(frozen=True)` compiles an `__init__`, `__setattr__` and `__delattr__` (and `__eq__`,
 `__hash__`, `__repr__`) from source for every class when its module is imported: about 0.5 ms a
-class, some 35 ms of the ingest function's cold start for its 38 classes (make bench). A `Record`
+class, some 30 ms of the ingest function's cold start for its 38 classes (measured in-process). A `Record`
 subclass is still a dataclass (`fields`, `replace` and `asdict` work on it) but its methods are
 these shared ones, compiled once with this module. Each construction pays a few microseconds more
 than a compiled `__init__` would, which a warm event does not notice.
@@ -18,57 +18,74 @@ than a compiled `__init__` would, which a warm event does not notice.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import Any, ClassVar, dataclass_transform
 
 _MISSING = dataclasses.MISSING
-_set = object.__setattr__
 
-# One field as __init__ takes it: name, default, default factory.
-type _Init = tuple[str, Any, Callable[[], Any] | Any]
+
+class _Shape:
+    """What the shared methods need of a class, read once from its dataclass fields."""
+
+    __slots__ = ("compared", "defaults", "factories", "name_set", "names", "post_init")
+
+    def __init__(self, cls: type) -> None:
+        specs = [spec for spec in dataclasses.fields(cls) if spec.init]
+        self.names = tuple(spec.name for spec in specs)
+        self.name_set = frozenset(self.names)
+        self.defaults = {spec.name: spec.default for spec in specs if spec.default is not _MISSING}
+        self.factories = {spec.name: spec.default_factory for spec in specs if spec.default_factory is not _MISSING}
+        self.post_init = hasattr(cls, "__post_init__")
+        self.compared = tuple(spec.name for spec in dataclasses.fields(cls) if spec.compare)
 
 
 @dataclass_transform(frozen_default=True, eq_default=False, field_specifiers=(dataclasses.field,))
 class Record:
     __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
-    __record_init__: ClassVar[tuple[_Init, ...]]
+    __record_shape__: ClassVar[_Shape]
 
     def __init_subclass__(cls, *, eq: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         # init/eq/repr off and not frozen: dataclass collects the fields and compiles nothing.
         dataclasses.dataclass(init=False, eq=False, repr=False)(cls)
-        cls.__record_init__ = tuple(
-            (spec.name, spec.default, spec.default_factory) for spec in dataclasses.fields(cls) if spec.init
-        )
+        cls.__record_shape__ = _Shape(cls)
         if eq:
             cls.__eq__ = _eq  # type: ignore[method-assign,assignment]
             cls.__hash__ = _hash  # type: ignore[method-assign,assignment]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        spec = type(self).__record_init__
-        if len(args) > len(spec):
-            raise TypeError(f"{type(self).__name__}() takes {len(spec)} arguments, {len(args)} given")
-        for (name, _, _), value in zip(spec, args, strict=False):
-            if name in kwargs:
-                raise TypeError(f"{type(self).__name__}() got multiple values for {name!r}")
-            _set(self, name, value)
+        init = type(self).__record_shape__
+        names = init.names
+        if args:
+            if len(args) > len(names):
+                raise TypeError(f"{type(self).__name__}() takes {len(names)} arguments, {len(args)} given")
+            twice = [name for name in names[: len(args)] if name in kwargs]
+            if twice:
+                raise TypeError(f"{type(self).__name__}() got multiple values for {twice[0]!r}")
+            kwargs.update(zip(names, args, strict=False))
+        if kwargs.keys() != init.name_set:
+            self._fill(init, kwargs)
+        # Set as the instance's dict at once: its fields are read-only only to assignment.
+        self.__dict__.update(kwargs)
+        if init.post_init:
+            self.__post_init__()  # type: ignore[attr-defined]
+
+    def _fill(self, init: _Shape, values: dict[str, Any]) -> None:
+        """Defaults for the fields not given; every missing and unexpected name at once."""
         missing = []
-        for name, default, factory in spec[len(args) :]:
-            if name in kwargs:
-                _set(self, name, kwargs.pop(name))
-            elif default is not _MISSING:
-                _set(self, name, default)
-            elif factory is not _MISSING:
-                _set(self, name, factory())
-            else:
-                missing.append(repr(name))
-        if missing or kwargs:
+        for name in init.names:
+            if name not in values:
+                default = init.defaults.get(name, _MISSING)
+                if default is not _MISSING:
+                    values[name] = default
+                elif name in init.factories:
+                    values[name] = init.factories[name]()
+                else:
+                    missing.append(repr(name))
+        if missing or len(values) != len(init.names):
             wrong = [f"missing {', '.join(missing)}"] if missing else []
-            wrong += [f"got unexpected {', '.join(map(repr, sorted(kwargs)))}"] if kwargs else []
+            unexpected = sorted(values.keys() - init.name_set)
+            wrong += [f"got unexpected {', '.join(map(repr, unexpected))}"] if unexpected else []
             raise TypeError(f"{type(self).__name__}() {'; '.join(wrong)}")
-        post_init = getattr(self, "__post_init__", None)
-        if post_init is not None:
-            post_init()
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
@@ -82,7 +99,7 @@ class Record:
 
 
 def _values(record: Record) -> tuple[Any, ...]:
-    return tuple(getattr(record, spec.name) for spec in dataclasses.fields(record) if spec.compare)
+    return tuple([getattr(record, name) for name in record.__record_shape__.compared])
 
 
 def _eq(self: Record, other: object) -> bool:
