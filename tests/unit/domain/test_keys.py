@@ -33,3 +33,21 @@ def test_a_path_key_naming_an_internal_item_is_refused_with_the_rule(raw: str) -
 @given(st.text(max_size=80))
 def test_no_owner_item_is_ever_a_recipient_key(call_sid: str) -> None:
     assert not is_recipient_key(owner_item_key(call_sid))
+
+
+def test_plain_text_is_exactly_what_has_no_control_or_surrogate_code_point() -> None:
+    import sys
+    import unicodedata
+
+    from bridge.domain.keys import is_plain_text
+
+    # Every code point, against Unicode's own categories (the definition the regex stands in for).
+    wrong = [
+        hex(point)
+        for point in range(sys.maxunicode + 1)
+        if is_plain_text(chr(point)) == (unicodedata.category(chr(point)) in ("Cc", "Cs"))
+    ]
+    assert wrong == []
+    assert is_plain_text("evt_42 ✓ 電話")
+    assert not is_plain_text("evt\n42")
+    assert not is_plain_text("a\ud800")

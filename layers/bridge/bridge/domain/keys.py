@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from typing import Any
 from urllib.parse import unquote
 
@@ -16,12 +16,15 @@ MAX_RECIPIENTS = 10
 # the recipients' keys, so no recipient key may start with this.
 RESERVED_PREFIX = "#"
 KEY_RULE = f"1 to {MAX_KEY_CHARS} characters long, without control characters, not starting with {RESERVED_PREFIX}"
+# Unicode's Cc (control) and Cs (surrogate) categories, which are fixed ranges: one regex search
+# instead of a category lookup per character, on every event's ID and recipient.
+_NOT_PLAIN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def is_plain_text(value: str) -> bool:
     """No control characters (newlines included) and no lone surrogates: safe in a log line, a
     DynamoDB key and a Twilio parameter."""
-    return all(unicodedata.category(char) not in ("Cc", "Cs") for char in value)
+    return _NOT_PLAIN.search(value) is None
 
 
 def is_recipient_key(value: object) -> bool:
