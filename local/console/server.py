@@ -24,7 +24,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bridge.domain.errors import BridgeError
 from bridge.domain.phones import mask_key, mask_phones
@@ -35,7 +35,9 @@ from local.console.watch import Watch
 from local.state import ROOT
 
 if TYPE_CHECKING:
-    from local.stack import LocalStack
+    from local.front import HttpFront
+    from local.twilio_emulator import TwilioEmulator
+    from local.webhook_receiver import WebhookReceiver
     from ops.cli import Target
 
 log = logging.getLogger("local.console")
@@ -85,10 +87,20 @@ class Problem(Exception):
         return {"type": "about:blank", "title": phrase, "status": self.status, "detail": self.detail}
 
 
+class ConsoleStack(Protocol):
+    """What the console reads of the stack it shows (local/stack.py's LocalStack): a protocol, so
+    the stack, which starts its console, is not imported by it."""
+
+    aws_endpoint: str
+    emulator: TwilioEmulator
+    front: HttpFront | None
+    receiver: WebhookReceiver
+
+
 class Console:
     """The console of one local stack; start() after the stack's, stop() before it."""
 
-    def __init__(self, stack: LocalStack, port: int = 0) -> None:
+    def __init__(self, stack: ConsoleStack, port: int = 0) -> None:
         self._stack = stack
         self.token = secrets.token_urlsafe(24)
         self.feed = Feed()
