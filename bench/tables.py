@@ -112,8 +112,8 @@ def num(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.{digits}f}"
 
 
-def times(value: float | None) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{value:.2f}x"
+def times(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.{digits}f}x"
 
 
 def usd(value: float) -> str:

@@ -219,6 +219,15 @@ def test_targets_are_against_the_floor_and_inclusive() -> None:
     assert summaries.TARGET_WARM_P50_VS_FLOOR == 1.10
 
 
+def test_the_targets_table_shows_a_near_miss_as_one() -> None:
+    from bench.report import _targets
+    from bench.tables import markdown
+
+    table = markdown(_targets(summaries.targets([("loopback", *_phase(1.5, 1.104))])))
+    assert "| loopback | 1.500x | <= 1.50x | pass |" in table
+    assert "| loopback | 1.104x | <= 1.10x | MISS |" in table
+
+
 def test_ratios_and_paired_ratios_are_against_both_references() -> None:
     def run(init: float, first: float) -> dict[str, Any]:
         return {"startup_ms": 1.0, "init_ms": init, "init_cpu_ms": init, "first_ms": first, "first_cpu_ms": 1.0}
