@@ -58,7 +58,10 @@ def test_signed_event_for_a_live_call_is_delivered_as_a_user_defined_message(bri
         "id": event_id,
         "type": body["type"],
         "timestamp": body["timestamp"],
-        "title": body["type"],  # the envelope names no title of its own
+        # The envelope names no title of its own: the type's card (cards.json) makes one from the data.
+        "title": "Ada Lovelace",
+        "summary": "Gold customer",
+        "fields": [{"label": "Customer", "value": "cus_1"}, {"label": "Tier", "value": "Gold"}],
         "data": body["data"],
     }
 

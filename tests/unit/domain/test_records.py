@@ -170,8 +170,16 @@ class Other:
     a: int
 print(json.dumps([record, compiled[len(record):]]))
 """
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)  # noqa: S603 - our interpreter, our script
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=_env())  # noqa: S603 - our interpreter, our script
     record, dataclass_ = json.loads(run.stdout)
     assert not [source for source in record if "def __" in source.replace("def __create_fn__", "")]
     # The check sees what a dataclass compiles, so it would see a Record doing the same.
     assert any("def __init__" in source for source in dataclass_)
+
+
+def _env() -> dict[str, str]:
+    """This process's environment, with its import path: the child imports what the test did."""
+    import os
+    import sys
+
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}

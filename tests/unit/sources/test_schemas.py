@@ -185,5 +185,13 @@ before = "rfc3986_validator" in sys.modules
 errors = schema_errors(strict_validator({"format": "uri"}), "not a uri")
 print(before, "rfc3986_validator" in sys.modules, len(errors))
 """
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)  # noqa: S603 - our interpreter, our script
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=_env())  # noqa: S603 - our interpreter, our script
     assert run.stdout.split() == ["False", "True", "1"]
+
+
+def _env() -> dict[str, str]:
+    """This process's environment, with its import path: the child imports what the test did."""
+    import os
+    import sys
+
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
