@@ -29,13 +29,14 @@ class _Shape:
     __slots__ = ("compared", "defaults", "factories", "name_set", "names", "post_init")
 
     def __init__(self, cls: type) -> None:
-        specs = [spec for spec in dataclasses.fields(cls) if spec.init]
+        every = dataclasses.fields(cls)
+        specs = [spec for spec in every if spec.init]
         self.names = tuple(spec.name for spec in specs)
         self.name_set = frozenset(self.names)
         self.defaults = {spec.name: spec.default for spec in specs if spec.default is not _MISSING}
         self.factories = {spec.name: spec.default_factory for spec in specs if spec.default_factory is not _MISSING}
         self.post_init = hasattr(cls, "__post_init__")
-        self.compared = tuple(spec.name for spec in dataclasses.fields(cls) if spec.compare)
+        self.compared = tuple(spec.name for spec in every if spec.compare)
 
 
 @dataclass_transform(frozen_default=True, eq_default=False, field_specifiers=(dataclasses.field,))
@@ -53,8 +54,8 @@ class Record:
             cls.__hash__ = _hash  # type: ignore[method-assign,assignment]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        init = type(self).__record_shape__
-        names = init.names
+        shape = type(self).__record_shape__
+        names = shape.names
         if args:
             if len(args) > len(names):
                 raise TypeError(f"{type(self).__name__}() takes {len(names)} arguments, {len(args)} given")
@@ -62,28 +63,28 @@ class Record:
             if twice:
                 raise TypeError(f"{type(self).__name__}() got multiple values for {twice[0]!r}")
             kwargs.update(zip(names, args, strict=False))
-        if kwargs.keys() != init.name_set:
-            self._fill(init, kwargs)
+        if kwargs.keys() != shape.name_set:
+            self._fill(shape, kwargs)
         # Set as the instance's dict at once: its fields are read-only only to assignment.
         self.__dict__.update(kwargs)
-        if init.post_init:
+        if shape.post_init:
             self.__post_init__()  # type: ignore[attr-defined]
 
-    def _fill(self, init: _Shape, values: dict[str, Any]) -> None:
+    def _fill(self, shape: _Shape, values: dict[str, Any]) -> None:
         """Defaults for the fields not given; every missing and unexpected name at once."""
         missing = []
-        for name in init.names:
+        for name in shape.names:
             if name not in values:
-                default = init.defaults.get(name, _MISSING)
+                default = shape.defaults.get(name, _MISSING)
                 if default is not _MISSING:
                     values[name] = default
-                elif name in init.factories:
-                    values[name] = init.factories[name]()
+                elif name in shape.factories:
+                    values[name] = shape.factories[name]()
                 else:
                     missing.append(repr(name))
-        if missing or len(values) != len(init.names):
+        if missing or len(values) != len(shape.names):
             wrong = [f"missing {', '.join(missing)}"] if missing else []
-            unexpected = sorted(values.keys() - init.name_set)
+            unexpected = sorted(values.keys() - shape.name_set)
             wrong += [f"got unexpected {', '.join(map(repr, unexpected))}"] if unexpected else []
             raise TypeError(f"{type(self).__name__}() {'; '.join(wrong)}")
 
