@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from bridge.domain.errors import ContentTooLarge
@@ -90,8 +91,7 @@ class Redaction(Record):
     patterns: tuple[re.Pattern[str], ...] = ()
 
     def secret_key(self, key: str) -> bool:
-        name = _SEPARATORS.sub("_", _CAMEL.sub("_", key)).lower()
-        return name in self.keys or any(name.endswith("_" + secret) for secret in self.keys)
+        return _names_secret(self.keys, key)
 
     def mask(self, text: str) -> str:
         masked = _CARD_CANDIDATE.sub(_mask_card_number, text)
@@ -118,6 +118,13 @@ class Redaction(Record):
                 found.append(pointer)
             return masked
         return value
+
+
+# A sender's bodies repeat the same few keys event after event: each is judged once per container.
+@lru_cache(maxsize=4096)
+def _names_secret(secrets: frozenset[str], key: str) -> bool:
+    name = _SEPARATORS.sub("_", _CAMEL.sub("_", key)).lower()
+    return name in secrets or any(name.endswith("_" + secret) for secret in secrets)
 
 
 def luhn_valid(digits: str) -> bool:

@@ -28,6 +28,7 @@ from bridge.domain.errors import BridgeError, ConfigurationError
 from bridge.domain.events import DEFAULT_SOURCE
 from bridge.domain.limits import parse_limited_json
 from bridge.domain.records import Record
+from bridge.sources.paths import compile_path
 from bridge.sources.schemas import schema_errors, strict_validator
 
 if TYPE_CHECKING:
@@ -227,7 +228,7 @@ def _template(where: str, text: str) -> Template:
             raise ConfigurationError(f"cards.json: {where} has a ${{ without its closing }}: {text!r}")
         expression = text[start + len(_PLACEHOLDER) : end]
         try:
-            parts.append(jmespath.compile(expression))
+            parts.append(compile_path(expression))
         except JMESPathError as error:
             raise ConfigurationError(f"cards.json: {where} holds invalid JMESPath {expression!r}: {error}") from None
         position = end + 1
@@ -261,7 +262,7 @@ def _card_spec(where: str, raw: Mapping[str, Any]) -> CardSpec:
     data = None
     if "data" in raw:
         try:
-            data = jmespath.compile(raw["data"])
+            data = compile_path(raw["data"])
         except JMESPathError as error:
             raise ConfigurationError(f"cards.json: {where}.data is not valid JMESPath: {error}") from None
     return CardSpec(

@@ -29,7 +29,6 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl
 
-import jmespath
 from jmespath.exceptions import JMESPathError
 
 from bridge.domain.errors import ConfigurationError, MalformedBody, SchemaViolation, UnsupportedMediaType
@@ -39,6 +38,7 @@ from bridge.domain.inbound import media_type
 from bridge.domain.keys import MAX_KEY_CHARS, is_plain_text, recipient_keys
 from bridge.domain.limits import parse_limited_json
 from bridge.domain.records import Record
+from bridge.sources.paths import compile_path
 from bridge.sources.schemas import schema_errors, strict_validator, type_validator, validator_for
 
 # What each built-in scheme knows about its sender's deliveries, unless the profile says otherwise.
@@ -404,7 +404,7 @@ def headers_read(node: Mapping[str, Any], top: bool = True) -> set[str]:
 
 def _compile(source: str, name: str, text: str) -> Any:
     try:
-        return jmespath.compile(text)
+        return compile_path(text)
     except JMESPathError as error:
         raise ConfigurationError(f"sources.json: {source}.{name} is not valid JMESPath: {error}") from None
 

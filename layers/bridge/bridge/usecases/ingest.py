@@ -196,8 +196,9 @@ class Ingest:
         return _ignored(ignored)
 
     def _plan(self, profile: Profile, event: Event) -> _Plan:
-        card = content_for(event, self._max_content_bytes)
+        # The lookups first: their requests go out while this thread renders the card.
         lookups = {key: self._lookahead.submit(self._registry.live_calls, key) for key in event.recipients}
+        card = content_for(event, self._max_content_bytes)
         stated = event_time(event.timestamp)
         first_seen = self._freshness.first_seen
         seen = self._lookahead.submit(first_seen.first_seen, event.key) if stated is None and first_seen else None
