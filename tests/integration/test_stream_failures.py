@@ -14,6 +14,7 @@ from bridge import bootstrap
 from local.dynamo_faults import DynamoFaultProxy, Rule
 from local.stack import LocalStack
 from ops.cli import main
+from ops.streams import read_range
 
 pytestmark = pytest.mark.integration
 
@@ -50,6 +51,23 @@ def queued(stack: LocalStack, table: str) -> list[dict[str, Any]]:
     return [entry for entry in streams_cli(stack, "failed")[1] if entry["table"] == table]
 
 
+def described_with(stack: LocalStack, event_id: str) -> list[dict[str, Any]]:
+    """The ParkedTable descriptions whose records carry `event_id`. The stack is shared: another test's
+    parked event can expire, and fail, while the fault is on, and be described first."""
+    table = stack.client("dynamodb").describe_table(TableName=stack.table_name("ParkedTable"))["Table"]
+    streams, found = stack.client("dynamodbstreams"), []
+    for entry in queued(stack, "ParkedTable"):
+        info = {
+            "streamArn": table["LatestStreamArn"],
+            "shardId": entry["shard"],
+            "startSequenceNumber": entry["first_sequence_number"],
+            "endSequenceNumber": entry["last_sequence_number"],
+        }
+        if any(event_id in json.dumps(record["dynamodb"].get("OldImage", {})) for record in read_range(streams, info)):
+            found.append(entry)
+    return found
+
+
 def test_an_expiry_that_fails_processing_reaches_the_ledger_after_redrive(
     bridge: Bridge, fresh_runtime: pytest.MonkeyPatch
 ) -> None:
@@ -65,7 +83,7 @@ def test_an_expiry_that_fails_processing_reaches_the_ledger_after_redrive(
     bootstrap.reset()
     try:
         # Then the mapping gives up on the record and describes it in the OnFailure queue
-        described = wait_for(lambda: queued(stack, "ParkedTable"), timeout=100, interval=0.5)
+        described = wait_for(lambda: described_with(stack, event_id), timeout=100, interval=0.5)
     finally:
         fresh_runtime.delenv("AWS_ENDPOINT_URL_DYNAMODB")
         bootstrap.reset()
