@@ -51,14 +51,13 @@ def queued(stack: LocalStack, table: str) -> list[dict[str, Any]]:
     return [entry for entry in streams_cli(stack, "failed")[1] if entry["table"] == table]
 
 
-def described_with(stack: LocalStack, event_id: str) -> list[dict[str, Any]]:
+def described_with(stack: LocalStack, stream_arn: str, event_id: str) -> list[dict[str, Any]]:
     """The ParkedTable descriptions whose records carry `event_id`. The stack is shared: another test's
     parked event can expire, and fail, while the fault is on, and be described first."""
-    table = stack.client("dynamodb").describe_table(TableName=stack.table_name("ParkedTable"))["Table"]
     streams, found = stack.client("dynamodbstreams"), []
     for entry in queued(stack, "ParkedTable"):
         info = {
-            "streamArn": table["LatestStreamArn"],
+            "streamArn": stream_arn,
             "shardId": entry["shard"],
             "startSequenceNumber": entry["first_sequence_number"],
             "endSequenceNumber": entry["last_sequence_number"],
@@ -76,6 +75,8 @@ def test_an_expiry_that_fails_processing_reaches_the_ledger_after_redrive(
     event_id, key = f"evt_{new_id()}", f"identity:{new_id()}"
     assert bridge.post_event(new_event_body(key, hold_seconds=1), event_id=event_id).status == 202
 
+    parked = stack.client("dynamodb").describe_table(TableName=stack.table_name("ParkedTable"))["Table"]
+
     # And FlushFunction's DynamoDB failing every write while the expiry is processed (all retries)
     proxy = DynamoFaultProxy(stack.aws_endpoint).start()
     proxy.set_rules(Rule(operation="PutItem", rate=1.0, error="InternalServerError"))
@@ -83,7 +84,9 @@ def test_an_expiry_that_fails_processing_reaches_the_ledger_after_redrive(
     bootstrap.reset()
     try:
         # Then the mapping gives up on the record and describes it in the OnFailure queue
-        described = wait_for(lambda: described_with(stack, event_id), timeout=100, interval=0.5)
+        described = wait_for(
+            lambda: described_with(stack, parked["LatestStreamArn"], event_id), timeout=100, interval=0.5
+        )
     finally:
         fresh_runtime.delenv("AWS_ENDPOINT_URL_DYNAMODB")
         bootstrap.reset()
